@@ -1,0 +1,7 @@
+/** Component property types for supervision services. */
+@Export
+@Version("1.0.0")
+package io.steward.supervision.annotations;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

@@ -1,0 +1,11 @@
+/**
+ * Service-provider interfaces: {@link io.steward.supervision.spi.SupervisionDispatcher}, which each
+ * supervision kind bundle implements, and {@link io.steward.supervision.spi.AssignmentSource}, which
+ * each source of desired state implements. {@code core} consumes both on the whiteboard.
+ */
+@Export
+@Version("1.0.0")
+package io.steward.supervision.spi;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
