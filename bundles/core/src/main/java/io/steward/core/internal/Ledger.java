@@ -1,0 +1,194 @@
+package io.steward.core.internal;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.Assignment;
+import io.steward.supervision.InvalidDocumentException;
+import io.steward.supervision.SupervisionState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The durable record of what Steward owns: per add-on, the assignment last handed to its dispatcher,
+ * the one installed, the last status and the last failure; plus the operator's holds. One JSON file
+ * under {@code <data>/state/}, replaced atomically. Only the reconcile thread touches it.
+ */
+final class Ledger {
+    static final String FILE = "ledger.json";
+    private static final int FORMAT = 1;
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
+
+    /** A failure of one exact assignment (by fingerprint). */
+    record Failure(String fingerprint, boolean permanent, int attempts, String error, Instant retryAt) {
+    }
+
+    /**
+     * One add-on's record.
+     *
+     * @param kind         kind of the installed (or last attempted) assignment
+     * @param attempted    the assignment last handed to a dispatcher (marked before the call)
+     * @param installed    the assignment its dispatcher last applied successfully
+     * @param generation   grows each time a new assignment is handed to the dispatcher
+     * @param state        last known state
+     * @param activeVersion version in effect
+     * @param detail       last detail
+     * @param since        when the state was entered
+     * @param failure      last failure, if the last attempt failed
+     */
+    record Entry(String kind, Optional<Assignment> attempted, Optional<Assignment> installed, long generation,
+                 SupervisionState state, Optional<String> activeVersion, String detail, Instant since,
+                 Optional<Failure> failure) {
+        static Entry fresh(String kind, Instant now) {
+            return new Entry(kind, Optional.empty(), Optional.empty(), 0, SupervisionState.PENDING, Optional.empty(),
+                    "not yet attempted", now, Optional.empty());
+        }
+
+        Entry withState(SupervisionState newState, String newDetail, Instant now) {
+            Instant newSince = newState == state ? since : now;
+            return new Entry(kind, attempted, installed, generation, newState, activeVersion, newDetail, newSince,
+                    failure);
+        }
+
+        Entry withFailure(Optional<Failure> f) {
+            return new Entry(kind, attempted, installed, generation, state, activeVersion, detail, since, f);
+        }
+    }
+
+    private final Path file;
+    private final GsonAssignmentCodec codec;
+    private final Map<AddonId, Entry> entries = new TreeMap<>();
+    private final Set<AddonId> holds = new TreeSet<>();
+
+    private Ledger(Path file, GsonAssignmentCodec codec) {
+        this.file = file;
+        this.codec = codec;
+    }
+
+    /** Loads the ledger, or an empty one when the file does not exist yet. */
+    static Ledger load(Path stateDir, GsonAssignmentCodec codec) throws IOException {
+        Ledger ledger = new Ledger(stateDir.resolve(FILE), codec);
+        String text;
+        try {
+            text = Files.readString(ledger.file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return ledger;
+        }
+        try {
+            JsonObject root = JsonParser.parseString(text).getAsJsonObject();
+            if (root.get("format").getAsInt() != FORMAT) {
+                throw new IOException(ledger.file + " has format " + root.get("format") + ", expected " + FORMAT);
+            }
+            root.getAsJsonArray("holds").forEach(h -> ledger.holds.add(new AddonId(h.getAsString())));
+            for (Map.Entry<String, JsonElement> e : root.getAsJsonObject("addons").entrySet()) {
+                ledger.entries.put(new AddonId(e.getKey()), ledger.entryFromJson(e.getValue().getAsJsonObject()));
+            }
+        } catch (RuntimeException | InvalidDocumentException e) {
+            throw new IOException(ledger.file + " is damaged: " + e.getMessage(), e);
+        }
+        return ledger;
+    }
+
+    Optional<Entry> get(AddonId id) {
+        return Optional.ofNullable(entries.get(id));
+    }
+
+    Map<AddonId, Entry> entries() {
+        return Map.copyOf(entries);
+    }
+
+    Set<AddonId> holds() {
+        return Set.copyOf(holds);
+    }
+
+    /** Records an entry and writes the ledger before returning. */
+    void put(AddonId id, Entry entry) {
+        entries.put(id, entry);
+        save();
+    }
+
+    void remove(AddonId id) {
+        if (entries.remove(id) != null) {
+            save();
+        }
+    }
+
+    /** Sets or releases an operator hold; returns whether anything changed. */
+    boolean hold(AddonId id, boolean held) {
+        boolean changed = held ? holds.add(id) : holds.remove(id);
+        if (changed) {
+            save();
+        }
+        return changed;
+    }
+
+    private void save() {
+        JsonObject root = new JsonObject();
+        root.addProperty("format", FORMAT);
+        com.google.gson.JsonArray h = new com.google.gson.JsonArray();
+        holds.forEach(id -> h.add(id.value()));
+        root.add("holds", h);
+        JsonObject addons = new JsonObject();
+        entries.forEach((id, e) -> addons.add(id.value(), entryToJson(e)));
+        root.add("addons", addons);
+        try {
+            AtomicFiles.write(file, GSON.toJson(root).getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the ledger " + file, e);
+        }
+    }
+
+    private JsonObject entryToJson(Entry e) {
+        JsonObject o = new JsonObject();
+        o.addProperty("kind", e.kind());
+        e.attempted().ifPresent(a -> o.add("attempted", codec.toJson(a)));
+        e.installed().ifPresent(a -> o.add("installed", codec.toJson(a)));
+        o.addProperty("generation", e.generation());
+        o.addProperty("state", e.state().wireName());
+        e.activeVersion().ifPresent(v -> o.addProperty("active_version", v));
+        o.addProperty("detail", e.detail());
+        o.addProperty("since", e.since().toString());
+        e.failure().ifPresent(f -> {
+            JsonObject j = new JsonObject();
+            j.addProperty("fingerprint", f.fingerprint());
+            j.addProperty("permanent", f.permanent());
+            j.addProperty("attempts", f.attempts());
+            j.addProperty("error", f.error());
+            j.addProperty("retry_at", f.retryAt().toString());
+            o.add("failure", j);
+        });
+        return o;
+    }
+
+    private Entry entryFromJson(JsonObject o) throws InvalidDocumentException {
+        Optional<Failure> failure = Optional.empty();
+        if (o.has("failure")) {
+            JsonObject f = o.getAsJsonObject("failure");
+            failure = Optional.of(new Failure(f.get("fingerprint").getAsString(), f.get("permanent").getAsBoolean(),
+                    f.get("attempts").getAsInt(), f.get("error").getAsString(),
+                    Instant.parse(f.get("retry_at").getAsString())));
+        }
+        return new Entry(o.get("kind").getAsString(), assignment(o, "attempted"), assignment(o, "installed"),
+                o.get("generation").getAsLong(),
+                SupervisionState.valueOf(o.get("state").getAsString().toUpperCase(java.util.Locale.ROOT)),
+                o.has("active_version") ? Optional.of(o.get("active_version").getAsString()) : Optional.empty(),
+                o.get("detail").getAsString(), Instant.parse(o.get("since").getAsString()), failure);
+    }
+
+    private Optional<Assignment> assignment(JsonObject o, String field) throws InvalidDocumentException {
+        return o.has(field) ? Optional.of(codec.fromJson(o.getAsJsonObject(field))) : Optional.empty();
+    }
+}

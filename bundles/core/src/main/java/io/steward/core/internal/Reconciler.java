@@ -1,0 +1,692 @@
+package io.steward.core.internal;
+
+import io.steward.supervision.AddonId;
+import io.steward.supervision.Assignment;
+import io.steward.supervision.AssignmentCodec;
+import io.steward.supervision.AssignmentDocument;
+import io.steward.supervision.AuditTrail;
+import io.steward.supervision.HostLayout;
+import io.steward.supervision.InvalidDocumentException;
+import io.steward.supervision.KindInfo;
+import io.steward.supervision.PlanStep;
+import io.steward.supervision.PlanStep.Action;
+import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionService;
+import io.steward.supervision.SupervisionState;
+import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.spi.AddonRecord;
+import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.spi.SupervisionDispatcher;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reconciler. Every pass runs on the single thread {@code core-reconciler}, so passes are
+ * serialized whatever triggers them (a source change, the shell, the periodic timer, a dispatcher
+ * coming or going) and requests that arrive while one is queued coalesce into it. The desired set
+ * is computed before any side effect, each add-on is marked desired in the ledger before its
+ * dispatcher is called, and each dispatcher call is isolated (timeout, exceptions turned into states).
+ * <p>
+ * Configuration PID {@value #PID}. In a one-shot process (framework property {@code steward.command}
+ * set to apply, plan or status) it runs no pass on its own: the shell asks for exactly one.
+ */
+@Component(service = SupervisionService.class, immediate = true, configurationPid = Reconciler.PID)
+@Designate(ocd = Reconciler.Config.class)
+public final class Reconciler implements SupervisionService {
+    static final String PID = "io.steward.core";
+    static final String LOCAL_OVERRIDE = "assignments.local.json";
+    private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+
+    @ObjectClassDefinition(name = "Steward reconciler")
+    public @interface Config {
+        @AttributeDefinition(description = "Seconds between periodic passes (health checks, retries)")
+        int interval_seconds() default 30;
+
+        @AttributeDefinition(description = "Seconds a dispatcher may take for one call before it counts as a transient failure")
+        int call_timeout_seconds() default 120;
+
+        @AttributeDefinition(description = "Seconds before the first retry of a transient failure")
+        int retry_base_seconds() default 5;
+
+        @AttributeDefinition(description = "Upper bound, in seconds, of the wait between retries")
+        int retry_max_seconds() default 300;
+    }
+
+    /** A registered dispatcher and where it comes from. */
+    private record Bound(String kind, Long serviceId, int ranking, String bundle, String bundleVersion,
+                         SupervisionDispatcher dispatcher) {
+    }
+
+    @FunctionalInterface
+    private interface DispatcherCall<T> {
+        T call(SupervisionDispatcher dispatcher) throws SupervisionException;
+    }
+
+    private final HostLayout layout;
+    private final boolean automatic;
+    private final Duration callTimeout;
+    private final Backoff backoff;
+    private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
+    private final Clock clock = Clock.systemUTC();
+    private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(named("core-reconciler"));
+    private final ExecutorService calls = Executors.newCachedThreadPool(named("core-dispatch"));
+
+    // DS replaces the whole list on every change; read it once per pass
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    private volatile List<AssignmentSource> sources = List.of();
+
+    private final Object boundLock = new Object();
+    private volatile List<Bound> bound = List.of();
+
+    // requests waiting for the next pass; guarded by itself
+    private final List<CompletableFuture<ReconcileReport>> waiters = new ArrayList<>();
+    private boolean passQueued;
+
+    // confined to the reconcile thread
+    private Ledger ledger;
+    private AuditLog audit;
+    private String brokenBecause;
+    private FileChannel lockChannel;
+    private FileLock lock;
+    private final Map<AddonId, Long> attachedTo = new HashMap<>();
+    private final Map<AddonId, String> desiredVersions = new HashMap<>();
+    private final Map<AddonId, SupervisionStatus> removed = new TreeMap<>();
+
+    private volatile List<SupervisionStatus> statuses = List.of();
+
+    @Activate
+    public Reconciler(BundleContext context, Config config) {
+        this.layout = HostLayout.from(context::getProperty);
+        String command = context.getProperty("steward.command");
+        this.automatic = command == null || command.isBlank() || command.equals("run");
+        if (config.interval_seconds() < 1 || config.call_timeout_seconds() < 1) {
+            throw new IllegalArgumentException("interval.seconds and call.timeout.seconds must be at least 1");
+        }
+        this.callTimeout = Duration.ofSeconds(config.call_timeout_seconds());
+        this.backoff = new Backoff(Duration.ofSeconds(config.retry_base_seconds()),
+                Duration.ofSeconds(config.retry_max_seconds()), 0.2);
+        loop.execute(this::open);
+        if (automatic) {
+            loop.scheduleWithFixedDelay(this::reconcileSoon, config.interval_seconds(), config.interval_seconds(),
+                    TimeUnit.SECONDS);
+            reconcileSoon();
+        }
+        LOG.info("Reconciler started on {} ({}, interval {}s)", layout.data(),
+                automatic ? "agent" : "one-shot " + command, config.interval_seconds());
+    }
+
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        loop.shutdownNow();
+        calls.shutdownNow();
+        if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
+            LOG.warn("Reconciler thread did not stop within 5s");
+        }
+        synchronized (waiters) {
+            waiters.forEach(w -> w.completeExceptionally(new IllegalStateException("the reconciler stopped")));
+            waiters.clear();
+        }
+        releaseLock();
+        LOG.info("Reconciler stopped");
+    }
+
+    // ---- dispatcher whiteboard -------------------------------------------------------------
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addDispatcher(SupervisionDispatcher dispatcher, ServiceReference<SupervisionDispatcher> ref) {
+        Object kind = ref.getProperty(SupervisionDispatcher.KIND_PROPERTY);
+        if (!(kind instanceof String k) || k.isBlank()) {
+            LOG.warn("Ignoring a dispatcher of bundle {} without a {} property", ref.getBundle().getSymbolicName(),
+                    SupervisionDispatcher.KIND_PROPERTY);
+            return;
+        }
+        Object ranking = ref.getProperty(Constants.SERVICE_RANKING);
+        Bound b = new Bound(GsonAssignmentCodec.canonicalKind(k), (Long) ref.getProperty(Constants.SERVICE_ID),
+                ranking instanceof Integer r ? r : 0, ref.getBundle().getSymbolicName(),
+                ref.getBundle().getVersion().toString(), dispatcher);
+        synchronized (boundLock) {
+            List<Bound> next = new ArrayList<>(bound);
+            next.add(b);
+            bound = List.copyOf(next);
+        }
+        LOG.info("Kind {} is served by {} {}", b.kind(), b.bundle(), b.bundleVersion());
+        if (automatic) {
+            reconcileSoon();   // adopt what the new dispatcher's kind owns
+        }
+    }
+
+    void removeDispatcher(SupervisionDispatcher dispatcher, ServiceReference<SupervisionDispatcher> ref) {
+        Long id = (Long) ref.getProperty(Constants.SERVICE_ID);
+        synchronized (boundLock) {
+            bound = bound.stream().filter(b -> !b.serviceId().equals(id)).toList();
+        }
+        if (automatic) {
+            reconcileSoon();   // its add-ons become detached; nothing is stopped
+        }
+    }
+
+    private Optional<Bound> dispatcherFor(String kind) {
+        return bound.stream()
+                .filter(b -> b.kind().equals(kind))
+                .max(Comparator.comparingInt(Bound::ranking).thenComparing(Bound::serviceId, Comparator.reverseOrder()));
+    }
+
+    // ---- SupervisionService -----------------------------------------------------------------
+
+    @Override
+    public List<KindInfo> kinds() {
+        Map<String, KindInfo> byKind = new TreeMap<>();
+        for (Bound b : bound) {
+            dispatcherFor(b.kind()).ifPresent(d -> byKind.put(d.kind(), new KindInfo(d.kind(), d.bundle(),
+                    d.bundleVersion())));
+        }
+        return List.copyOf(byKind.values());
+    }
+
+    @Override
+    public List<SupervisionStatus> statuses() {
+        return statuses;
+    }
+
+    @Override
+    public Optional<SupervisionStatus> status(AddonId id) {
+        return statuses.stream().filter(s -> s.id().equals(id)).findFirst();
+    }
+
+    @Override
+    public void reconcileSoon() {
+        queuePass(null);
+    }
+
+    @Override
+    public CompletionStage<ReconcileReport> reconcile() {
+        CompletableFuture<ReconcileReport> result = new CompletableFuture<>();
+        queuePass(result);
+        return result;
+    }
+
+    @Override
+    public CompletionStage<ReconcileReport> plan() {
+        return submit(() -> pass(true));
+    }
+
+    @Override
+    public void setEnabled(AddonId id, boolean enabled) {
+        submit(() -> {
+            ready();
+            if (ledger.hold(id, !enabled)) {
+                audit.append(id.value(), enabled ? "release" : "hold",
+                        enabled ? "operator released the hold" : "operator held the add-on disabled");
+            }
+            return null;
+        });
+        reconcileSoon();
+    }
+
+    @Override
+    public AuditTrail audit(int n) {
+        try {
+            return new AuditLog(layout.state(), clock).read(n);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the audit log in " + layout.state() + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- the queue ----------------------------------------------------------------------------
+
+    private void queuePass(CompletableFuture<ReconcileReport> waiter) {
+        synchronized (waiters) {
+            if (waiter != null) {
+                waiters.add(waiter);
+            }
+            if (passQueued || loop.isShutdown()) {
+                return;
+            }
+            passQueued = true;
+        }
+        try {
+            loop.execute(this::runQueuedPass);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (waiter != null) {
+                waiter.completeExceptionally(new IllegalStateException("the reconciler stopped"));
+            }
+        }
+    }
+
+    private void runQueuedPass() {
+        List<CompletableFuture<ReconcileReport>> mine;
+        synchronized (waiters) {
+            passQueued = false;
+            mine = List.copyOf(waiters);
+            waiters.clear();
+        }
+        try {
+            ReconcileReport report = pass(false);
+            mine.forEach(w -> w.complete(report));
+        } catch (RuntimeException e) {            // never let the loop die
+            LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
+            mine.forEach(w -> w.completeExceptionally(e));
+        }
+    }
+
+    private <T> CompletionStage<T> submit(java.util.concurrent.Callable<T> task) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        try {
+            loop.execute(() -> {
+                try {
+                    result.complete(task.call());
+                } catch (Exception e) {
+                    result.completeExceptionally(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            result.completeExceptionally(new IllegalStateException("the reconciler stopped"));
+        }
+        return result;
+    }
+
+    // ---- the pass -------------------------------------------------------------------------------
+
+    private void open() {
+        try {
+            ledger = Ledger.load(layout.state(), codec);
+            audit = new AuditLog(layout.state(), clock);
+            ledger.entries().forEach((id, e) -> e.attempted().ifPresent(a -> desiredVersions.put(id, a.version())));
+            publish();
+        } catch (IOException | RuntimeException e) {
+            brokenBecause = "cannot open Steward's state in " + layout.state() + ": " + e.getMessage();
+            LOG.error("{}", brokenBecause, e);
+        }
+    }
+
+    private void ready() {
+        if (brokenBecause != null) {
+            throw new IllegalStateException(brokenBecause);
+        }
+    }
+
+    private ReconcileReport pass(boolean dryRun) {
+        ready();
+        if (!dryRun) {
+            acquireLock();
+        }
+        Instant started = clock.instant();
+        long t0 = System.nanoTime();
+        List<String> warnings = new ArrayList<>();
+        Desired desired = collectDesired(warnings);
+        List<Planner.Decision> decisions = Planner.decide(new Planner.Inputs(desired.assigned, desired.unassigned,
+                desired.authoritative, ledger.entries(), kind -> dispatcherFor(kind).isPresent(), this::attached,
+                codec::fingerprint, started));
+        List<PlanStep> steps = new ArrayList<>();
+        if (dryRun) {
+            decisions.forEach(d -> steps.add(d.step()));
+        } else {
+            desiredVersions.clear();
+            desired.assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
+            removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
+            for (Planner.Decision d : decisions) {
+                steps.addAll(execute(d));
+            }
+            publish();
+        }
+        warnings.forEach(w -> LOG.warn("{}", w));
+        return new ReconcileReport(desired.revision, steps, statuses, warnings, started,
+                Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    private boolean attached(AddonId id) {
+        Long to = attachedTo.get(id);
+        return to != null && ledger.get(id).flatMap(e -> dispatcherFor(e.kind()))
+                .map(b -> b.serviceId().equals(to)).orElse(false);
+    }
+
+    private List<PlanStep> execute(Planner.Decision d) {
+        PlanStep step = d.step();
+        AddonId id = step.id();
+        Instant now = clock.instant();
+        switch (step.action()) {
+            case INSTALL, UPDATE -> applyAddon(d.assignment().orElseThrow(), step.action().wireName());
+            case ADOPT -> {
+                Assignment wanted = d.assignment().orElseThrow();
+                if (adopt(id) && !codec.fingerprint(wanted).equals(installedFingerprint(id))) {
+                    PlanStep update = new PlanStep(id, step.kind(), Action.UPDATE,
+                            Planner.describeChange(ledger.get(id).orElseThrow().installed().orElseThrow(), wanted));
+                    applyAddon(wanted, "update");
+                    return List.of(step, update);
+                }
+            }
+            case KEEP -> d.assignment().ifPresent(this::checkHealth);
+            case REMOVE -> removeAddon(id, step.kind(), step.reason());
+            case DETACHED -> setState(id, step.kind(), SupervisionState.DETACHED, step.reason(), now);
+            case REJECT, SKIP_REJECTED -> setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now);
+            case WAIT_RETRY -> setState(id, step.kind(), SupervisionState.FAILED, step.reason(), now);
+        }
+        return List.of(step);
+    }
+
+    private String installedFingerprint(AddonId id) {
+        return ledger.get(id).flatMap(Ledger.Entry::installed).map(codec::fingerprint).orElse("");
+    }
+
+    private void setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
+        Ledger.Entry entry = ledger.get(id).orElse(Ledger.Entry.fresh(kind, now));
+        Ledger.Entry next = entry.withState(state, detail, now);
+        if (!next.equals(entry) || ledger.get(id).isEmpty()) {
+            ledger.put(id, next);
+        }
+    }
+
+    private void applyAddon(Assignment a, String action) {
+        AddonId id = a.id();
+        Instant now = clock.instant();
+        Ledger.Entry before = ledger.get(id).orElse(Ledger.Entry.fresh(a.kind(), now));
+        long generation = before.generation() + 1;
+        // marked desired before the attempt: a crash or a failure leaves a record of what was tried
+        Ledger.Entry attempting = new Ledger.Entry(a.kind(), Optional.of(a), before.installed(), generation,
+                SupervisionState.STARTING, before.activeVersion(), action + " of " + a.version() + " in progress",
+                now, before.failure());
+        ledger.put(id, attempting);
+        Bound b = dispatcherFor(a.kind()).orElseThrow();
+        try {
+            SupervisionStatus s = call(b, id, "apply", d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
+            ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
+                    s.activeVersion().or(() -> Optional.of(a.version())), s.detail(), clock.instant(),
+                    Optional.empty()));
+            attachedTo.put(id, b.serviceId());
+            audit.append(id.value(), action, "version " + a.version() + " applied by " + b.bundle() + ": " + s.detail());
+            LOG.info("Add-on {}: {} of {} done, {}", id, action, a.version(), s.state().wireName());
+        } catch (SupervisionException e) {
+            recordFailure(attempting, a, e);
+            audit.append(id.value(), action + "-failed", "version " + a.version() + ": " + e.getMessage());
+        }
+    }
+
+    private void recordFailure(Ledger.Entry entry, Assignment a, SupervisionException e) {
+        Instant now = clock.instant();
+        String fp = codec.fingerprint(a);
+        boolean permanent = e.disposition() == Disposition.PERMANENT;
+        int attempts = 1 + entry.failure().filter(f -> f.fingerprint().equals(fp)).map(Ledger.Failure::attempts)
+                .orElse(0);
+        Duration wait = permanent ? Duration.ZERO : backoff.delay(attempts, ThreadLocalRandom.current()::nextDouble);
+        Ledger.Failure failure = new Ledger.Failure(fp, permanent, attempts, e.getMessage(), now.plus(wait));
+        String detail = permanent ? e.getMessage() + "; not retried until the assignment changes"
+                : e.getMessage() + "; retry " + attempts + " in " + wait.toSeconds() + "s";
+        ledger.put(a.id(), entry.withState(permanent ? SupervisionState.REJECTED : SupervisionState.FAILED, detail, now)
+                .withFailure(Optional.of(failure)));
+        if (permanent) {
+            LOG.info("Add-on {} rejected: {}", a.id(), e.getMessage());
+        } else {
+            LOG.warn("Add-on {} failed: {}", a.id(), detail);
+        }
+    }
+
+    private boolean adopt(AddonId id) {
+        Ledger.Entry entry = ledger.get(id).orElseThrow();
+        Assignment installed = entry.installed().orElseThrow();
+        Bound b = dispatcherFor(entry.kind()).orElseThrow();
+        Instant now = clock.instant();
+        try {
+            SupervisionStatus s = call(b, id, "adopt",
+                    d -> d.adopt(new AddonRecord(installed, layout.addonHome(id), entry.generation())));
+            attachedTo.put(id, b.serviceId());
+            Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
+            ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), next.installed(), next.generation(),
+                    next.state(), s.activeVersion().or(entry::activeVersion), next.detail(), next.since(),
+                    next.failure()));
+            LOG.info("Add-on {} adopted by {} {}: {}", id, b.bundle(), b.bundleVersion(), s.state().wireName());
+            return true;
+        } catch (SupervisionException e) {
+            ledger.put(id, entry.withState(SupervisionState.FAILED, e.getMessage(), now));
+            LOG.warn("Add-on {} could not be adopted: {}", id, e.getMessage());
+            return false;
+        }
+    }
+
+    /** Converged add-on: ask its dispatcher; one that lost its workload is applied again (self-healing). */
+    private void checkHealth(Assignment a) {
+        AddonId id = a.id();
+        Ledger.Entry entry = ledger.get(id).orElseThrow();
+        Bound b = dispatcherFor(a.kind()).orElseThrow();
+        Instant now = clock.instant();
+        try {
+            SupervisionStatus s = call(b, id, "status", d -> d.status(id));
+            if (s.state() == SupervisionState.PENDING || s.state() == SupervisionState.FAILED
+                    || s.state() == SupervisionState.REMOVED) {
+                LOG.warn("Add-on {} is {} ({}); applying it again", id, s.state().wireName(), s.detail());
+                applyAddon(a, "heal");
+                return;
+            }
+            Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
+            if (!next.equals(entry)) {
+                ledger.put(id, next);
+            }
+        } catch (SupervisionException e) {
+            Ledger.Entry next = entry.withState(SupervisionState.DEGRADED, "status unknown: " + e.getMessage(), now);
+            if (!next.equals(entry)) {
+                ledger.put(id, next);
+            }
+        }
+    }
+
+    private void removeAddon(AddonId id, String kind, String why) {
+        Optional<Ledger.Entry> entry = ledger.get(id);
+        Instant now = clock.instant();
+        boolean touched = entry.map(e -> e.attempted().isPresent() || e.installed().isPresent()).orElse(false);
+        if (touched) {
+            Bound b = dispatcherFor(kind).orElseThrow();
+            try {
+                call(b, id, "remove", d -> {
+                    d.remove(id);
+                    return null;
+                });
+            } catch (SupervisionException e) {
+                ledger.put(id, entry.get().withState(SupervisionState.FAILED, "removal failed: " + e.getMessage()
+                        + "; retried on the next pass", now));
+                LOG.warn("Add-on {}: removal failed: {}", id, e.getMessage());
+                return;
+            }
+            audit.append(id.value(), "remove", why);
+            LOG.info("Add-on {} removed: {}", id, why);
+        }
+        ledger.remove(id);
+        attachedTo.remove(id);
+        removed.put(id, new SupervisionStatus(id, kind, SupervisionState.REMOVED, Optional.empty(),
+                Optional.empty(), "removed: " + why, now));
+    }
+
+    private <T> T call(Bound b, AddonId id, String operation, DispatcherCall<T> c) throws SupervisionException {
+        Future<T> future = calls.submit(() -> c.call(b.dispatcher()));
+        try {
+            return future.get(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof SupervisionException se) {
+                throw se;
+            }
+            // a buggy kind bundle, or one being deactivated under us
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + operation + " failed in "
+                    + b.bundle() + ": " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            future.cancel(true);
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + operation + " did not finish"
+                    + " within " + callTimeout.toSeconds() + "s in " + b.bundle());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            future.cancel(true);
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + operation + " interrupted");
+        }
+    }
+
+    // ---- desired set ------------------------------------------------------------------------------
+
+    private record Desired(String revision, Map<AddonId, Assignment> assigned, Map<AddonId, String> unassigned,
+                           boolean authoritative) {
+    }
+
+    private Desired collectDesired(List<String> warnings) {
+        List<AssignmentSource> current = sources;
+        boolean authoritative = !current.isEmpty();
+        if (current.isEmpty()) {
+            warnings.add("no assignment source is registered; nothing is removed until one is");
+        }
+        Map<AddonId, Assignment> all = new LinkedHashMap<>();
+        List<String> revisions = new ArrayList<>();
+        for (AssignmentSource source : current) {
+            AssignmentSource.Snapshot snap;
+            try {
+                snap = source.snapshot();
+            } catch (RuntimeException e) {
+                warnings.add("an assignment source failed: " + e);
+                authoritative = false;
+                continue;
+            }
+            warnings.addAll(snap.warnings());
+            snap.error().ifPresent(err -> warnings.add(snap.name() + ": " + err
+                    + (snap.document().isPresent() ? "; its last valid document stays in effect" : "")));
+            if (snap.document().isEmpty()) {
+                authoritative = false;
+                continue;
+            }
+            AssignmentDocument doc = snap.document().get();
+            if (!doc.revision().isEmpty()) {
+                revisions.add(doc.revision());
+            }
+            for (Assignment a : doc.addons()) {
+                if (all.putIfAbsent(a.id(), a) != null) {
+                    warnings.add(snap.name() + ": add-on " + a.id() + " is also assigned by another source; ignored here");
+                }
+            }
+        }
+        AssignmentDocument merged = applyOverride(new AssignmentDocument(String.join("+", revisions),
+                new ArrayList<>(all.values())), warnings);
+        Map<AddonId, Assignment> assigned = new LinkedHashMap<>();
+        Map<AddonId, String> unassigned = new HashMap<>();
+        for (Assignment a : merged.addons()) {
+            if (ledger.holds().contains(a.id())) {
+                unassigned.put(a.id(), "held disabled by an operator (steward:enable " + a.id() + " releases it)");
+            } else if (!a.enabled()) {
+                unassigned.put(a.id(), "disabled by its assignment");
+            } else {
+                assigned.put(a.id(), a);
+            }
+        }
+        return new Desired(merged.revision(), assigned, unassigned, authoritative);
+    }
+
+    private AssignmentDocument applyOverride(AssignmentDocument doc, List<String> warnings) {
+        Path file = layout.etc().resolve(LOCAL_OVERRIDE);
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return doc;
+        } catch (IOException e) {
+            warnings.add("ignoring the local override " + file + ": cannot read it (" + e.getMessage() + ")");
+            return doc;
+        }
+        try {
+            AssignmentCodec.Parsed parsed = codec.applyOverride(doc, text);
+            warnings.addAll(parsed.warnings());
+            return parsed.document();
+        } catch (InvalidDocumentException e) {
+            warnings.add("ignoring the local override " + file + " in full: " + e.getMessage());
+            return doc;
+        }
+    }
+
+    // ---- status and lock ------------------------------------------------------------------------------
+
+    private void publish() {
+        Map<AddonId, SupervisionStatus> next = new TreeMap<>(removed);
+        ledger.entries().forEach((id, e) -> next.put(id, new SupervisionStatus(id, e.kind(), e.state(),
+                Optional.ofNullable(desiredVersions.get(id)), e.activeVersion(), e.detail(), e.since())));
+        statuses = List.copyOf(next.values());
+    }
+
+    private void acquireLock() {
+        if (lock != null) {
+            return;
+        }
+        Path file = layout.state().resolve("agent.lock");
+        try {
+            Files.createDirectories(layout.state());
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock l;
+            try {
+                l = ch.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                l = null;
+            }
+            if (l == null) {
+                ch.close();
+                throw new IllegalStateException("another Steward agent is working on " + layout.data()
+                        + " (it holds " + file + "); stop it or use its shell");
+            }
+            lockChannel = ch;
+            lock = l;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot lock " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void releaseLock() {
+        try {
+            if (lockChannel != null) {
+                lockChannel.close();    // releases the lock
+            }
+        } catch (IOException e) {
+            LOG.debug("Closing the agent lock failed", e);
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory named(String prefix) {
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

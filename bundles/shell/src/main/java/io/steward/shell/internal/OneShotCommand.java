@@ -1,0 +1,159 @@
+package io.steward.shell.internal;
+
+import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionService;
+import io.steward.supervision.SupervisionState;
+import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.spi.AssignmentSource;
+import java.util.ArrayList;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+
+/**
+ * Runs the launcher's one-shot command ({@code steward apply|plan|status}, framework property
+ * {@code steward.command}) once, on thread {@code shell-oneshot}, and hands the result back by
+ * registering a marker service whose properties carry the exit code and the text to print: the
+ * launcher sees only JDK types, so it needs no class of ours. Does nothing in an agent.
+ * <p>
+ * Exit codes: 0 converged (or nothing to report), 1 some add-on did not converge or the pass
+ * failed, 2 the document or the invocation is invalid (nothing changed).
+ */
+@Component(immediate = true)
+public final class OneShotCommand {
+    static final String EXIT = "steward.command.exit";
+    static final String STDOUT = "steward.command.stdout";
+    static final String STDERR = "steward.command.stderr";
+
+    private final BundleContext context;
+    private final SupervisionService supervision;
+    private final Thread worker;
+    private volatile ServiceRegistration<?> result;
+
+    // sources come and go with their bundles; read once when the command runs
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    private volatile List<AssignmentSource> sources = List.of();
+
+    @Activate
+    public OneShotCommand(BundleContext context, @Reference SupervisionService supervision) {
+        this.context = context;
+        this.supervision = supervision;
+        String command = context.getProperty("steward.command");
+        boolean json = Boolean.parseBoolean(context.getProperty("steward.json"));
+        if (command == null || command.isBlank() || command.equals("run")) {
+            worker = null;
+            return;
+        }
+        worker = new Thread(() -> publish(run(command, json)), "shell-oneshot");
+        worker.setDaemon(true);
+        worker.start();
+    }
+
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        if (worker != null) {
+            worker.interrupt();
+            worker.join(5000);
+        }
+        ServiceRegistration<?> r = result;
+        if (r != null) {
+            try {
+                r.unregister();
+            } catch (IllegalStateException e) {
+                // gone with the bundle
+            }
+        }
+    }
+
+    record Outcome(int exit, String stdout, String stderr) {
+    }
+
+    private Outcome run(String command, boolean json) {
+        try {
+            return switch (command) {
+                case "apply" -> apply(json);
+                case "plan" -> plan(json);
+                case "status" -> status(json);
+                default -> new Outcome(2, "", "steward: unknown command " + command);
+            };
+        } catch (ExecutionException e) {
+            return new Outcome(1, "", "steward: " + command + " failed: " + e.getCause().getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Outcome(1, "", "steward: " + command + " was interrupted");
+        } catch (Exception e) {
+            return new Outcome(1, "", "steward: " + command + " failed: " + e.getMessage());
+        }
+    }
+
+    private Outcome apply(boolean json) throws Exception {
+        Outcome invalid = invalidInput();
+        if (invalid != null) {
+            return invalid;
+        }
+        ReconcileReport r = supervision.reconcile().toCompletableFuture().get(1, TimeUnit.DAYS);
+        List<String> errors = new ArrayList<>(warnings(r));
+        for (SupervisionStatus s : r.statuses()) {
+            if (s.desiredVersion().isPresent() && s.state() != SupervisionState.READY) {
+                errors.add("steward: add-on " + s.id() + " is " + s.state().wireName() + ": " + s.detail());
+            }
+        }
+        return new Outcome(r.converged() ? 0 : 1, json ? Render.applyJson(r) : Render.applyText(r),
+                String.join("\n", errors));
+    }
+
+    private Outcome plan(boolean json) throws Exception {
+        Outcome invalid = invalidInput();
+        if (invalid != null) {
+            return invalid;
+        }
+        ReconcileReport r = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS);
+        return new Outcome(0, json ? Render.planJson(r) : Render.planText(r), String.join("\n", warnings(r)));
+    }
+
+    private Outcome status(boolean json) throws Exception {
+        // a plan runs on the reconcile queue after the ledger is loaded, so its statuses are the recorded ones
+        List<SupervisionStatus> statuses = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS).statuses();
+        return new Outcome(0, json ? Render.statusJson(statuses) : Render.statusTable(statuses), "");
+    }
+
+    /** The document named on the command line must be valid, or nothing happens (exit 2). */
+    private Outcome invalidInput() {
+        List<AssignmentSource> current = sources;
+        if (current.isEmpty()) {
+            return new Outcome(2, "", "steward: no assignment source is available (is bundle io.steward.source.file installed?)");
+        }
+        for (AssignmentSource s : current) {
+            AssignmentSource.Snapshot snap = s.snapshot();
+            if (snap.error().isPresent()) {
+                return new Outcome(2, "", "steward: " + snap.error().get());
+            }
+        }
+        return null;
+    }
+
+    private static List<String> warnings(ReconcileReport r) {
+        return r.warnings().stream().map(w -> "steward: warning: " + w).toList();
+    }
+
+    private void publish(Outcome outcome) {
+        Hashtable<String, Object> properties = new Hashtable<>();
+        properties.put(EXIT, outcome.exit());
+        properties.put(STDOUT, outcome.stdout());
+        properties.put(STDERR, outcome.stderr());
+        try {
+            result = context.registerService(Object.class, new Object(), properties);
+        } catch (IllegalStateException e) {
+            // the framework is stopping; nobody is waiting any more
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package io.steward.shell.internal;
+
+import io.steward.supervision.AddonId;
+import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionService;
+import io.steward.supervision.SupervisionStatus;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.felix.service.command.Descriptor;
+import org.apache.felix.service.command.Parameter;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/** The {@code steward:} Gogo commands: thin delegation to {@link SupervisionService}. */
+@Component(service = StewardCommands.class, property = {
+    "osgi.command.scope=steward",
+    "osgi.command.function=list", "osgi.command.function=status", "osgi.command.function=kinds",
+    "osgi.command.function=reconcile", "osgi.command.function=plan", "osgi.command.function=audit",
+    "osgi.command.function=enable", "osgi.command.function=disable"})
+public final class StewardCommands {
+    private static final long WAIT_MINUTES = 10;
+    private final SupervisionService supervision;
+
+    @Activate
+    public StewardCommands(@Reference SupervisionService supervision) {
+        this.supervision = supervision;
+    }
+
+    @Descriptor("List every add-on with its state")
+    public String list(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
+            absentValue = "false") boolean json) {
+        return json ? Render.statusJson(supervision.statuses()) : Render.statusTable(supervision.statuses());
+    }
+
+    @Descriptor("Show the status of one add-on")
+    public String status(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
+            absentValue = "false") boolean json, @Descriptor("add-on id") String id) {
+        SupervisionStatus s = supervision.status(addonId(id))
+                .orElseThrow(() -> new IllegalArgumentException("no add-on " + id + " is known"));
+        return json ? Render.statusJson(java.util.List.of(s)) : Render.statusDetail(s);
+    }
+
+    @Descriptor("List the supervision kinds that have a dispatcher, with the bundle serving each")
+    public String kinds(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
+            absentValue = "false") boolean json) {
+        return json ? Render.kindsJson(supervision.kinds()) : Render.kindsText(supervision.kinds());
+    }
+
+    @Descriptor("Run a reconcile pass now and show what it did")
+    public String reconcile(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
+            absentValue = "false") boolean json) throws Exception {
+        ReconcileReport r = await(supervision.reconcile().toCompletableFuture());
+        return json ? Render.applyJson(r) : Render.applyText(r);
+    }
+
+    @Descriptor("Show what a reconcile would do now, changing nothing")
+    public String plan(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
+            absentValue = "false") boolean json) throws Exception {
+        ReconcileReport r = await(supervision.plan().toCompletableFuture());
+        return json ? Render.planJson(r) : Render.planText(r);
+    }
+
+    @Descriptor("Show the last 20 audit records and whether the hash chain is intact")
+    public String audit() {
+        return audit(20);
+    }
+
+    @Descriptor("Show the last n audit records and whether the hash chain is intact")
+    public String audit(@Descriptor("number of records") int n) {
+        return Render.auditText(supervision.audit(n));
+    }
+
+    @Descriptor("Release an operator hold: the add-on follows its assignment again")
+    public String enable(@Descriptor("add-on id") String id) {
+        supervision.setEnabled(addonId(id), true);
+        return id + ": hold released; reconciling";
+    }
+
+    @Descriptor("Hold an add-on disabled whatever its assignment says (durable until enable)")
+    public String disable(@Descriptor("add-on id") String id) {
+        supervision.setEnabled(addonId(id), false);
+        return id + ": held disabled; reconciling";
+    }
+
+    private static AddonId addonId(String id) {
+        if (!AddonId.isValid(id)) {
+            throw new IllegalArgumentException("\"" + id + "\" is not a valid add-on id");
+        }
+        return new AddonId(id);
+    }
+
+    private static ReconcileReport await(java.util.concurrent.CompletableFuture<ReconcileReport> f) throws Exception {
+        try {
+            return f.get(WAIT_MINUTES, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("the reconcile did not finish within " + WAIT_MINUTES + " minutes");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.steward.launcher;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Constants;
+import org.osgi.framework.launch.Framework;
+import org.osgi.framework.launch.FrameworkFactory;
+import org.osgi.framework.wiring.FrameworkWiring;
+
+/**
+ * Boots the embedded framework: the properties the bundles read, every jar of
+ * {@code <home>/bundle} installed and started, the shell bundle last. Not thread-safe except
+ * {@link #stop}, which a shutdown hook may call at any time.
+ */
+final class Boot {
+    /** Started last: its one-shot component runs the command as soon as it activates. */
+    static final String SHELL_BUNDLE = "io.steward.shell";
+    static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
+    static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
+
+    private final Settings settings;
+    private final Framework framework;
+
+    private Boot(Settings settings, Framework framework) {
+        this.settings = settings;
+        this.framework = framework;
+    }
+
+    /** Creates and initializes (does not start) the framework, its cache in {@code storage}. */
+    static Boot init(Settings settings, Path storage) throws LaunchException {
+        FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
+                .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (bin/felix.jar is missing)"));
+        Framework framework = factory.newFramework(properties(settings, storage));
+        try {
+            framework.init();
+        } catch (BundleException e) {
+            throw new LaunchException("the OSGi framework did not initialize: " + e.getMessage(), e);
+        }
+        return new Boot(settings, framework);
+    }
+
+    /** The framework properties for {@code settings}, the bundle cache in {@code storage}. */
+    static Map<String, String> properties(Settings settings, Path storage) {
+        Map<String, String> p = new HashMap<>();
+        p.put("steward.home", settings.home().toString());
+        p.put("steward.data", settings.data().toString());
+        p.put("steward.etc", settings.etc().toString());
+        p.put("steward.trust", settings.trust().toString());
+        p.put("steward.unit.dir", settings.unitDir().toString());
+        p.put("steward.privileged.root", settings.privilegedRoot().toString());
+        p.put("steward.assignments", settings.assignments().toString());
+        p.put("steward.command", settings.command().word());
+        p.put("steward.json", Boolean.toString(settings.json()));
+        p.put("steward.verbose", Boolean.toString(settings.verbose()));
+        if (settings.systemdBus() != null) {
+            p.put("steward.systemd.bus", settings.systemdBus());
+        }
+        p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
+        boolean agent = settings.command() == Command.RUN;
+        p.put("org.ops4j.pax.logging.DefaultServiceLog.level", agent || settings.verbose() ? "INFO" : "WARN");
+        if (agent) {
+            // a cache left by an earlier run (or another distribution version) is never reused
+            p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+            p.put("felix.fileinstall.dir", settings.deploy().toString());
+            p.put("felix.fileinstall.poll", "1000");
+            p.put("felix.fileinstall.noInitialDelay", "true");
+            p.put("felix.fileinstall.log.level", "2");
+            // the shell reads etc/gosh_profile under gosh.home if present; the end of the console
+            // (EOF, 'exit') leaves the agent running: only SIGTERM or 'stop 0' stops it
+            p.put("gosh.home", settings.home().toString());
+            p.put("gosh.args", "--noshutdown");
+        }
+        return p;
+    }
+
+    BundleContext context() {
+        return framework.getBundleContext();
+    }
+
+    Framework framework() {
+        return framework;
+    }
+
+    /**
+     * Installs every jar of {@code <home>/bundle} (sorted by file name), starts the framework,
+     * then the bundles: FileInstall for {@code run} only, the Gogo console for {@code run --shell}
+     * only, and {@value #SHELL_BUNDLE} after every other bundle has started.
+     */
+    void start() throws LaunchException {
+        List<Bundle> installed = install(jars(settings.bundles()));
+        try {
+            framework.start();
+        } catch (BundleException e) {
+            throw new LaunchException("the OSGi framework did not start: " + e.getMessage(), e);
+        }
+        // one resolve for all: starting bundle by bundle would resolve again for each
+        framework.adapt(FrameworkWiring.class).resolveBundles(null);
+        Bundle shell = null;
+        for (Bundle bundle : installed) {
+            if (SHELL_BUNDLE.equals(bundle.getSymbolicName())) {
+                shell = bundle;
+            } else if (shouldStart(bundle)) {
+                start(bundle);
+            }
+        }
+        if (shell != null) {
+            start(shell);
+        } else if (settings.command().oneShot()) {
+            throw new LaunchException("bundle " + SHELL_BUNDLE + " is missing from " + settings.bundles()
+                    + ", so '" + settings.command().word() + "' cannot run");
+        }
+    }
+
+    private boolean shouldStart(Bundle bundle) {
+        if (bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
+            return false;
+        }
+        String name = bundle.getSymbolicName();
+        boolean agent = settings.command() == Command.RUN;
+        if (FILEINSTALL_BUNDLE.equals(name)) {
+            return agent;
+        }
+        if (GOGO_SHELL_BUNDLE.equals(name)) {
+            return agent && settings.shell();
+        }
+        return true;
+    }
+
+    private static List<Path> jars(Path dir) throws LaunchException {
+        List<Path> jars = new ArrayList<>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir, "*.jar")) {
+            stream.forEach(jars::add);
+        } catch (IOException e) {
+            throw new LaunchException("cannot list the bundles in " + dir + ": " + e.getMessage(), e);
+        }
+        if (jars.isEmpty()) {
+            throw new LaunchException("no bundles in " + dir);
+        }
+        jars.sort(null);
+        return jars;
+    }
+
+    private List<Bundle> install(List<Path> jars) throws LaunchException {
+        BundleContext context = context();
+        List<Bundle> bundles = new ArrayList<>();
+        for (Path jar : jars) {
+            try {
+                // by reference: the jar is read in place, not copied into the cache
+                bundles.add(context.installBundle("reference:" + jar.toUri()));
+            } catch (BundleException | RuntimeException e) {
+                throw new LaunchException("bundle " + jar.getFileName() + " could not be installed: "
+                        + reason(e), e);
+            }
+        }
+        return bundles;
+    }
+
+    private static void start(Bundle bundle) throws LaunchException {
+        try {
+            bundle.start();
+        } catch (BundleException | RuntimeException e) {
+            throw new LaunchException("bundle " + bundle.getSymbolicName() + " " + bundle.getVersion()
+                    + " did not start: " + reason(e), e);
+        }
+    }
+
+    /** One readable reason for a failed install or start. */
+    static String reason(Throwable e) {
+        String message = describe(e);
+        if (e.getCause() != null && message.startsWith("Activator start error")) {
+            return "its activator failed: " + describe(e.getCause());
+        }
+        return message;
+    }
+
+    /** Felix's messages run on ("... Unresolved requirements: [...]"); keep the first part. */
+    private static String describe(Throwable e) {
+        String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+        int cut = message.indexOf(" Unresolved requirements:");
+        if (cut > 0) {
+            message = message.substring(0, cut);
+        }
+        message = message.lines().findFirst().orElse("").strip();
+        return message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
+    }
+
+    /** Stops the framework and waits for it, at most {@code bound}; safe to call more than once. */
+    void stop(Duration bound) {
+        try {
+            if ((framework.getState() & (Bundle.STARTING | Bundle.ACTIVE | Bundle.STOPPING)) != 0) {
+                framework.stop();
+            }
+            framework.waitForStop(bound.toMillis());
+        } catch (BundleException e) {
+            System.err.println("steward: the OSGi framework did not stop cleanly: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
