@@ -116,7 +116,7 @@ public final class Reconciler implements SupervisionService {
 
     // DS replaces the whole list on every change; read it once per pass
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
-    private volatile List<AssignmentSource> sources = List.of();
+    volatile List<AssignmentSource> sources = List.of();
 
     private final Object boundLock = new Object();
     private volatile List<Bound> bound = List.of();

@@ -1,0 +1,460 @@
+package io.steward.core.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.steward.supervision.AddonId;
+import io.steward.supervision.AssignmentDocument;
+import io.steward.supervision.PlanStep.Action;
+import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionState;
+import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.spi.AddonRecord;
+import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.spi.SupervisionDispatcher;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import java.lang.reflect.Proxy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.Version;
+
+/** The reconciler against fake dispatchers and sources; the real ones are exercised in itests. */
+class ReconcilerTest {
+    @TempDir
+    Path data;
+
+    private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
+    private final List<Reconciler> started = new ArrayList<>();
+    private long nextServiceId = 100;
+
+    /** Records every call; can be told to fail. */
+    static class FakeDispatcher implements SupervisionDispatcher {
+        final String kind;
+        final Map<AddonId, String> running = new ConcurrentHashMap<>();
+        final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+        final Map<AddonId, SupervisionException> failApply = new ConcurrentHashMap<>();
+        final AtomicInteger inFlight = new AtomicInteger();
+        final AtomicInteger maxInFlight = new AtomicInteger();
+
+        FakeDispatcher(String kind) {
+            this.kind = kind;
+        }
+
+        @Override
+        public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+            enter("apply " + addon.id() + " " + addon.assignment().version());
+            try {
+                SupervisionException e = failApply.get(addon.id());
+                if (e != null) {
+                    throw e;
+                }
+                running.put(addon.id(), addon.assignment().version());
+                return status(addon.id());
+            } finally {
+                inFlight.decrementAndGet();
+            }
+        }
+
+        @Override
+        public SupervisionStatus adopt(AddonRecord addon) {
+            calls.add("adopt " + addon.id());
+            running.put(addon.id(), addon.assignment().version());
+            return status(addon.id());
+        }
+
+        @Override
+        public void remove(AddonId id) {
+            calls.add("remove " + id);
+            running.remove(id);
+        }
+
+        @Override
+        public SupervisionStatus status(AddonId id) {
+            String v = running.get(id);
+            return v == null ? SupervisionStatus.of(id, kind, SupervisionState.PENDING, Optional.empty(), "unknown")
+                    : SupervisionStatus.of(id, kind, SupervisionState.READY, Optional.of(v), "running");
+        }
+
+        long count(String prefix) {
+            synchronized (calls) {
+                return calls.stream().filter(c -> c.startsWith(prefix)).count();
+            }
+        }
+
+        private void enter(String call) {
+            calls.add(call);
+            maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+        }
+    }
+
+    /** A source whose document the test sets. */
+    static final class FakeSource implements AssignmentSource {
+        volatile Snapshot snapshot;
+
+        void set(AssignmentDocument doc) {
+            snapshot = new Snapshot("test", Optional.of(doc), Optional.empty(), List.of(), Instant.now());
+        }
+
+        void fail(String error) {
+            snapshot = new Snapshot("test", snapshot.document(), Optional.of(error), List.of(), Instant.now());
+        }
+
+        @Override
+        public Snapshot snapshot() {
+            return snapshot;
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Reconciler r : started) {
+            r.deactivate();
+        }
+    }
+
+    private Reconciler reconciler(FakeSource source, Map<String, Object> config) {
+        Map<String, String> props = Map.of("steward.data", data.toString(), "steward.etc",
+                data.resolve("etc").toString(), "steward.command", "apply");
+        BundleContext context = proxy(BundleContext.class, (m, a) -> m.getName().equals("getProperty")
+                ? props.get((String) a[0]) : null);
+        Reconciler.Config cfg = proxy(Reconciler.Config.class,
+                (m, a) -> config.getOrDefault(m.getName(), m.getDefaultValue()));
+        Reconciler r = new Reconciler(context, cfg);
+        r.sources = List.of(source);
+        started.add(r);
+        return r;
+    }
+
+    private Reconciler reconciler(FakeSource source) {
+        return reconciler(source, Map.of());
+    }
+
+    private void bind(Reconciler r, FakeDispatcher d) {
+        r.addDispatcher(d, reference(d));
+    }
+
+    private final Map<FakeDispatcher, ServiceReference<SupervisionDispatcher>> refs = new HashMap<>();
+
+    @SuppressWarnings("unchecked")
+    private ServiceReference<SupervisionDispatcher> reference(FakeDispatcher d) {
+        return refs.computeIfAbsent(d, x -> {
+            long id = nextServiceId++;
+            Bundle bundle = proxy(Bundle.class, (m, a) -> switch (m.getName()) {
+                case "getSymbolicName" -> "test." + d.kind;
+                case "getVersion" -> new Version(1, 0, 0);
+                default -> null;
+            });
+            return proxy(ServiceReference.class, (m, a) -> switch (m.getName()) {
+                case "getProperty" -> switch ((String) a[0]) {
+                    case SupervisionDispatcher.KIND_PROPERTY -> d.kind;
+                    case Constants.SERVICE_ID -> id;
+                    default -> null;
+                };
+                case "getBundle" -> bundle;
+                default -> null;
+            });
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> T proxy(Class<T> type, java.util.function.BiFunction<java.lang.reflect.Method, Object[], Object> h) {
+        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (p, m, a) -> {
+            if (m.getName().equals("hashCode")) {
+                return System.identityHashCode(p);
+            }
+            if (m.getName().equals("equals")) {
+                return p == a[0];
+            }
+            return h.apply(m, a);
+        });
+    }
+
+    private AssignmentDocument doc(String... addons) throws Exception {
+        return codec.parse(GsonAssignmentCodecTest.doc(String.join(",", addons)), true).document();
+    }
+
+    private static String toggle(String id, String version) {
+        return GsonAssignmentCodecTest.toggle(id, version);
+    }
+
+    private static ReconcileReport run(Reconciler r) throws Exception {
+        return r.reconcile().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    private static SupervisionState state(ReconcileReport report, String id) {
+        return report.statuses().stream().filter(s -> s.id().value().equals(id)).findFirst()
+                .map(SupervisionStatus::state).orElse(null);
+    }
+
+    @Test
+    void installsRecordsAndAuditsThenKeepsWithoutCallingApplyAgain() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+
+        ReconcileReport first = run(r);
+        assertTrue(first.converged(), first.toString());
+        assertEquals(SupervisionState.READY, state(first, "a"));
+        assertEquals(2, toggles.count("apply"));
+        assertTrue(Files.readString(data.resolve("state/ledger.json")).contains("\"installed\""));
+        assertEquals(2, r.audit(10).records().size());
+
+        ReconcileReport second = run(r);
+        assertEquals(List.of(Action.KEEP, Action.KEEP), second.steps().stream().map(s -> s.action()).toList());
+        assertEquals(2, toggles.count("apply"), "a converged add-on is not applied again");
+    }
+
+    @Test
+    void aFailedRoundNeverRemovesWhatIsStillWantedAndDoesNotBlockOthers() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        run(r);
+
+        toggles.failApply.put(new AddonId("a"), new SupervisionException(Disposition.TRANSIENT, "add-on a: network down"));
+        source.set(doc(toggle("a", "2.0"), toggle("b", "2.0")));
+        ReconcileReport report = run(r);
+        assertEquals(SupervisionState.FAILED, state(report, "a"));
+        assertEquals(SupervisionState.READY, state(report, "b"), "b is updated although a failed");
+        assertEquals("1.0", toggles.running.get(new AddonId("a")), "a keeps running its previous version");
+        assertEquals(0, toggles.count("remove"));
+        assertFalse(report.converged());
+
+        ReconcileReport waiting = run(r);
+        assertEquals(Action.WAIT_RETRY, waiting.steps().get(0).action(), "the retry waits for its backoff");
+    }
+
+    @Test
+    void transientFailuresRetryOnceTheBackoffHasPassed() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source, Map.of("retry_base_seconds", 1, "retry_max_seconds", 1));
+        bind(r, toggles);
+        toggles.failApply.put(new AddonId("a"), new SupervisionException(Disposition.TRANSIENT, "busy"));
+        run(r);
+        toggles.failApply.clear();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        ReconcileReport report;
+        do {
+            report = run(r);
+        } while (state(report, "a") != SupervisionState.READY && System.nanoTime() < deadline);
+        assertEquals(SupervisionState.READY, state(report, "a"));
+    }
+
+    @Test
+    void permanentFailuresAreNotRetriedUntilTheAssignmentChanges() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        toggles.failApply.put(new AddonId("a"), new SupervisionException(Disposition.PERMANENT, "bad signature"));
+        assertEquals(SupervisionState.REJECTED, state(run(r), "a"));
+        ReconcileReport again = run(r);
+        assertEquals(Action.SKIP_REJECTED, again.steps().get(0).action());
+        assertEquals(1, toggles.count("apply"));
+
+        toggles.failApply.clear();
+        source.set(doc(toggle("a", "1.1")));
+        assertEquals(SupervisionState.READY, state(run(r), "a"), "a changed assignment is tried at once");
+    }
+
+    @Test
+    void unknownKindIsRejectedAndAMissingDispatcherDetaches() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0").replace("config_toggle", "teleport")));
+        Reconciler r = reconciler(source);
+        ReconcileReport report = run(r);
+        assertEquals(SupervisionState.DETACHED, state(report, "a"));
+        assertEquals(SupervisionState.REJECTED, state(report, "b"));
+        assertTrue(report.statuses().get(1).detail().contains("teleport is not known"));
+    }
+
+    @Test
+    void dispatcherDepartureDetachesAndItsSuccessorAdoptsWithoutApplying() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher first = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, first);
+        run(r);
+
+        r.removeDispatcher(first, reference(first));
+        ReconcileReport detached = run(r);
+        assertEquals(SupervisionState.DETACHED, state(detached, "a"));
+        assertEquals(0, first.count("remove"), "detaching stops nothing");
+
+        FakeDispatcher second = new FakeDispatcher("config_toggle");
+        bind(r, second);
+        ReconcileReport adopted = run(r);
+        assertEquals(Action.ADOPT, adopted.steps().get(0).action());
+        assertEquals(SupervisionState.READY, state(adopted, "a"));
+        assertEquals(List.of("adopt a"), second.calls);
+    }
+
+    @Test
+    void aSourceInErrorRemovesNothing() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        run(r);
+        source.snapshot = new AssignmentSource.Snapshot("test", Optional.empty(), Optional.of("broken"), List.of(),
+                Instant.now());
+        ReconcileReport report = run(r);
+        assertEquals(0, toggles.count("remove"));
+        assertTrue(report.warnings().get(0).contains("broken"));
+    }
+
+    @Test
+    void aRestartedAgentKnowsWhatItOwnsFromTheLedger() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        Reconciler r = reconciler(source);
+        bind(r, new FakeDispatcher("config_toggle"));
+        run(r);
+        r.deactivate();
+        started.remove(r);
+
+        source.set(doc(toggle("b", "1.0")));
+        FakeDispatcher fresh = new FakeDispatcher("config_toggle");
+        Reconciler restarted = reconciler(source);
+        bind(restarted, fresh);
+        ReconcileReport report = run(restarted);
+        assertEquals(List.of("remove a", "adopt b"), fresh.calls);
+        assertEquals(SupervisionState.REMOVED, state(report, "a"));
+        assertTrue(report.converged());
+    }
+
+    @Test
+    void planChangesNothing() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        run(r);
+        byte[] ledger = Files.readAllBytes(data.resolve("state/ledger.json"));
+        source.set(doc(toggle("a", "2.0"), toggle("c", "1.0")));
+        ReconcileReport plan = r.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(List.of(Action.UPDATE, Action.INSTALL), plan.steps().stream().map(s -> s.action()).toList());
+        assertEquals("assignment changed: version 1.0 → 2.0", plan.steps().get(0).reason());
+        assertArrayEquals(ledger, Files.readAllBytes(data.resolve("state/ledger.json")));
+        assertEquals(1, toggles.calls.size());
+    }
+
+    @Test
+    void anOperatorHoldRemovesAndItsReleaseReinstalls() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        run(r);
+        r.setEnabled(new AddonId("a"), false);
+        assertEquals(SupervisionState.REMOVED, state(run(r), "a"));
+        assertEquals(1, toggles.count("remove"));
+        r.setEnabled(new AddonId("a"), true);
+        assertEquals(SupervisionState.READY, state(run(r), "a"));
+        assertEquals(List.of("install", "hold", "remove", "release", "install"),
+                r.audit(10).records().stream().map(x -> x.action()).toList());
+    }
+
+    @Test
+    void passesAreSerializedWhateverTriggersThem() throws Exception {
+        FakeSource source = new FakeSource();
+        List<String> addons = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            addons.add(toggle("a" + i, "1.0"));
+        }
+        source.set(doc(addons.toArray(String[]::new)));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        List<CompletableFuture<ReconcileReport>> all = new ArrayList<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 5; i++) {
+                    synchronized (all) {
+                        all.add(r.reconcile().toCompletableFuture());
+                    }
+                    r.reconcileSoon();
+                }
+            });
+            threads.add(thread);
+            thread.start();
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
+        assertEquals(1, toggles.maxInFlight.get(), "no two dispatcher calls overlapped");
+        assertEquals(20, toggles.count("apply"), "each add-on was applied exactly once");
+    }
+
+    @Test
+    void aDispatcherThatThrowsIsIsolated() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0").replace("config_toggle", "sidecar")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle") {
+            @Override
+            public SupervisionStatus apply(AddonRecord addon) {
+                throw new IllegalStateException("bug in a kind bundle");
+            }
+        };
+        FakeDispatcher sidecars = new FakeDispatcher("sidecar");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        bind(r, sidecars);
+        ReconcileReport report = run(r);
+        assertEquals(SupervisionState.FAILED, state(report, "a"));
+        assertTrue(report.statuses().get(0).detail().contains("bug in a kind bundle"));
+        assertEquals(SupervisionState.READY, state(report, "b"));
+    }
+
+    @Test
+    void aMalformedLocalOverrideIsIgnoredInFull() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        Files.createDirectories(data.resolve("etc"));
+        Files.writeString(data.resolve("etc/assignments.local.json"), "{\"addons\":[{\"id\":\"a\",\"version\":\"../x\"}]}");
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        ReconcileReport report = run(r);
+        assertEquals("1.0", toggles.running.get(new AddonId("a")));
+        assertTrue(report.warnings().get(0).startsWith("ignoring the local override"), report.warnings().toString());
+
+        Files.writeString(data.resolve("etc/assignments.local.json"), "{\"addons\":[{\"id\":\"a\",\"version\":\"1.5\"}]}");
+        run(r);
+        assertEquals("1.5", toggles.running.get(new AddonId("a")), "a valid override patches the version");
+    }
+}
