@@ -28,6 +28,8 @@ final class Boot {
     static final String SHELL_BUNDLE = "io.steward.shell";
     static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
+    /** pax-logging-api's default logger level; a -D of the same name (STEWARD_JAVA_OPTS) wins. */
+    static final String LOG_LEVEL = "org.ops4j.pax.logging.DefaultServiceLog.level";
 
     private final Settings settings;
     private final Framework framework;
@@ -41,7 +43,13 @@ final class Boot {
     static Boot init(Settings settings, Path storage) throws LaunchException {
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
                 .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (bin/felix.jar is missing)"));
-        Framework framework = factory.newFramework(properties(settings, storage));
+        Map<String, String> properties = properties(settings, storage);
+        // pax-logging-api's default logger takes its level from the system properties only
+        // (DefaultServiceLog's static initializer), not from the framework properties
+        if (System.getProperty(LOG_LEVEL) == null) {
+            System.setProperty(LOG_LEVEL, properties.get(LOG_LEVEL));
+        }
+        Framework framework = factory.newFramework(properties);
         try {
             framework.init();
         } catch (BundleException e) {
@@ -68,7 +76,7 @@ final class Boot {
         }
         p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         boolean agent = settings.command() == Command.RUN;
-        p.put("org.ops4j.pax.logging.DefaultServiceLog.level", agent || settings.verbose() ? "INFO" : "WARN");
+        p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, agent || settings.verbose() ? "INFO" : "WARN"));
         if (agent) {
             // a cache left by an earlier run (or another distribution version) is never reused
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
@@ -94,8 +102,10 @@ final class Boot {
 
     /**
      * Installs every jar of {@code <home>/bundle} (sorted by file name), starts the framework,
-     * then the bundles: FileInstall for {@code run} only, the Gogo console for {@code run --shell}
-     * only, and {@value #SHELL_BUNDLE} after every other bundle has started.
+     * then the bundles: FileInstall for {@code run} only; after all others {@value #SHELL_BUNDLE}
+     * (its one-shot component runs the command as soon as it activates, so every dispatcher
+     * must be there), and after it the Gogo console, for {@code run --shell} only (a console
+     * started earlier runs its first commands in a half-started platform).
      */
     void start() throws LaunchException {
         List<Bundle> installed = install(jars(settings.bundles()));
@@ -106,38 +116,35 @@ final class Boot {
         }
         // one resolve for all: starting bundle by bundle would resolve again for each
         framework.adapt(FrameworkWiring.class).resolveBundles(null);
-        Bundle shell = null;
+        Map<String, Bundle> last = new HashMap<>();
         for (Bundle bundle : installed) {
-            if (SHELL_BUNDLE.equals(bundle.getSymbolicName())) {
-                shell = bundle;
+            String name = bundle.getSymbolicName();
+            if (SHELL_BUNDLE.equals(name) || GOGO_SHELL_BUNDLE.equals(name)) {
+                last.put(name, bundle);
             } else if (shouldStart(bundle)) {
                 start(bundle);
             }
         }
-        if (shell != null) {
-            start(shell);
+        if (last.containsKey(SHELL_BUNDLE)) {
+            start(last.get(SHELL_BUNDLE));
         } else if (settings.command().oneShot()) {
             throw new LaunchException("bundle " + SHELL_BUNDLE + " is missing from " + settings.bundles()
                     + ", so '" + settings.command().word() + "' cannot run");
         }
+        if (last.containsKey(GOGO_SHELL_BUNDLE) && settings.command() == Command.RUN && settings.shell()) {
+            start(last.get(GOGO_SHELL_BUNDLE));
+        }
     }
 
     private boolean shouldStart(Bundle bundle) {
-        if (bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
-            return false;
-        }
-        String name = bundle.getSymbolicName();
-        boolean agent = settings.command() == Command.RUN;
-        if (FILEINSTALL_BUNDLE.equals(name)) {
-            return agent;
-        }
-        if (GOGO_SHELL_BUNDLE.equals(name)) {
-            return agent && settings.shell();
-        }
-        return true;
+        boolean fragment = bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null;
+        return !fragment && (settings.command() == Command.RUN || !FILEINSTALL_BUNDLE.equals(bundle.getSymbolicName()));
     }
 
     private static List<Path> jars(Path dir) throws LaunchException {
+        if (!Files.isDirectory(dir)) {
+            throw new LaunchException("the bundle directory " + dir + " does not exist (is STEWARD_HOME right?)");
+        }
         List<Path> jars = new ArrayList<>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir, "*.jar")) {
             stream.forEach(jars::add);
@@ -181,17 +188,38 @@ final class Boot {
         if (e.getCause() != null && message.startsWith("Activator start error")) {
             return "its activator failed: " + describe(e.getCause());
         }
-        return message;
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root == e ? message : message + ": " + describe(root);
     }
 
-    /** Felix's messages run on ("... Unresolved requirements: [...]"); keep the first part. */
-    private static String describe(Throwable e) {
+    /**
+     * The first line of a message. Felix's resolver messages read "Unable to resolve B [3](R 3.0):
+     * missing requirement [B [3](R 3.0)] NAMESPACE; FILTER [caused by: ...] Unresolved
+     * requirements: [...]"; keep "missing requirement NAMESPACE; FILTER [caused by: ...]".
+     */
+    static String describe(Throwable e) {
         String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+        message = message.lines().findFirst().orElse("").strip();
         int cut = message.indexOf(" Unresolved requirements:");
         if (cut > 0) {
             message = message.substring(0, cut);
         }
-        message = message.lines().findFirst().orElse("").strip();
+        String missing = "missing requirement [";
+        int at = message.indexOf(missing);
+        if (message.startsWith("Unable to resolve") && at > 0) {
+            int depth = 0;
+            for (int i = at + missing.length() - 1; i < message.length(); i++) {
+                char c = message.charAt(i);
+                depth += c == '[' ? 1 : c == ']' ? -1 : 0;
+                if (depth == 0) {
+                    message = "missing requirement " + message.substring(i + 1).strip();
+                    break;
+                }
+            }
+        }
         return message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
     }
 

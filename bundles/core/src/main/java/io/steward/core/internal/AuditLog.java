@@ -6,12 +6,10 @@ import io.steward.supervision.AuditRecord;
 import io.steward.supervision.AuditTrail;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
+import java.io.FileOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
@@ -61,13 +59,10 @@ final class AuditLog {
         String line = o.toString();
         try {
             Files.createDirectories(file.getParent());
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.APPEND)) {
-                ByteBuffer buffer = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
-                while (buffer.hasRemaining()) {
-                    ch.write(buffer);
-                }
-                ch.force(false);
+            // a stream, not a FileChannel: an interrupt must not abort an audit record
+            try (FileOutputStream out = new FileOutputStream(file.toFile(), true)) {
+                out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+                out.getFD().sync();
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot append to the audit log " + file, e);

@@ -160,11 +160,16 @@ public final class Reconciler implements SupervisionService {
 
     @Deactivate
     void deactivate() throws InterruptedException {
-        loop.shutdownNow();
-        calls.shutdownNow();
+        // let a pass in progress finish its current step; interrupt it only if it hangs
+        loop.shutdown();
         if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
-            LOG.warn("Reconciler thread did not stop within 5s");
+            loop.shutdownNow();
+            calls.shutdownNow();
+            if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
+                LOG.warn("Reconciler thread did not stop within 10s");
+            }
         }
+        calls.shutdownNow();
         synchronized (waiters) {
             waiters.forEach(w -> w.completeExceptionally(new IllegalStateException("the reconciler stopped")));
             waiters.clear();
@@ -306,6 +311,9 @@ public final class Reconciler implements SupervisionService {
         try {
             ReconcileReport report = pass(false);
             mine.forEach(w -> w.complete(report));
+        } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
+            LOG.warn("Reconcile pass refused: {}", e.getMessage());
+            mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
             mine.forEach(w -> w.completeExceptionally(e));
@@ -372,7 +380,9 @@ public final class Reconciler implements SupervisionService {
             }
             publish();
         }
-        warnings.forEach(w -> LOG.warn("{}", w));
+        if (automatic) {
+            warnings.forEach(w -> LOG.warn("{}", w));    // a one-shot command prints them itself
+        }
         return new ReconcileReport(desired.revision, steps, statuses, warnings, started,
                 Duration.ofNanos(System.nanoTime() - t0));
     }

@@ -17,7 +17,7 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * Runs the launcher's one-shot command ({@code steward apply|plan|status}, framework property
@@ -39,14 +39,17 @@ public final class OneShotCommand {
     private final Thread worker;
     private volatile ServiceRegistration<?> result;
 
-    // sources come and go with their bundles; read once when the command runs
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
-    private volatile List<AssignmentSource> sources = List.of();
+    private final List<AssignmentSource> sources;
 
+    // the sources are constructor-injected so the worker never sees them unset; the launcher
+    // starts this bundle last, when every source and dispatcher is registered
     @Activate
-    public OneShotCommand(BundleContext context, @Reference SupervisionService supervision) {
+    public OneShotCommand(BundleContext context, @Reference SupervisionService supervision,
+                          @Reference(cardinality = ReferenceCardinality.MULTIPLE,
+                                  policyOption = ReferencePolicyOption.GREEDY) List<AssignmentSource> sources) {
         this.context = context;
         this.supervision = supervision;
+        this.sources = List.copyOf(sources);
         String command = context.getProperty("steward.command");
         boolean json = Boolean.parseBoolean(context.getProperty("steward.json"));
         if (command == null || command.isBlank() || command.equals("run")) {
@@ -128,11 +131,10 @@ public final class OneShotCommand {
 
     /** The document named on the command line must be valid, or nothing happens (exit 2). */
     private Outcome invalidInput() {
-        List<AssignmentSource> current = sources;
-        if (current.isEmpty()) {
+        if (sources.isEmpty()) {
             return new Outcome(2, "", "steward: no assignment source is available (is bundle io.steward.source.file installed?)");
         }
-        for (AssignmentSource s : current) {
+        for (AssignmentSource s : sources) {
             AssignmentSource.Snapshot snap = s.snapshot();
             if (snap.error().isPresent()) {
                 return new Outcome(2, "", "steward: " + snap.error().get());

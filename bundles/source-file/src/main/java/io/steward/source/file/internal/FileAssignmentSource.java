@@ -62,6 +62,7 @@ public final class FileAssignmentSource implements AssignmentSource {
     private final AssignmentCodec codec;
     private final boolean strict;
     private final ScheduledExecutorService watcher;
+    private final boolean oneShot;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
     private volatile SupervisionService supervision;
@@ -83,11 +84,12 @@ public final class FileAssignmentSource implements AssignmentSource {
         if (config.poll_millis() < 10) {
             throw new IllegalArgumentException("poll.millis must be at least 10, not " + config.poll_millis());
         }
+        String command = context.getProperty("steward.command");
+        this.oneShot = !(command == null || command.isBlank() || command.equals("run"));
         this.snapshot = new Snapshot(name(), Optional.empty(), Optional.of("not read yet"), List.of(), Instant.now());
         check();
         lastOverrideBytes = readOrNull(override);
-        String command = context.getProperty("steward.command");
-        if (command == null || command.isBlank() || command.equals("run")) {
+        if (!oneShot) {
             watcher = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "source-file-watch");
                 t.setDaemon(true);
@@ -173,7 +175,11 @@ public final class FileAssignmentSource implements AssignmentSource {
         if (Objects.equals(snapshot.error().orElse(null), error)) {
             return false;
         }
-        LOG.warn("Assignment file {}", error);
+        if (oneShot) {
+            LOG.info("Assignment file {}", error);    // the one-shot command reports it itself
+        } else {
+            LOG.warn("Assignment file {}", error);
+        }
         snapshot = new Snapshot(name(), snapshot.document(), Optional.of(error), List.of(), Instant.now());
         return true;
     }
