@@ -48,7 +48,6 @@ public class ConfigToggleIT extends PlatformTestSupport {
 
     @Before
     public void setUp() throws Exception {
-        configureFastPolling();
         // a test that failed halfway may have left the kind bundle stopped
         Bundle toggle = installedBundle(WiringIT.CONFIG_TOGGLE_BUNDLE);
         if (toggle.getState() != Bundle.ACTIVE) {
@@ -129,6 +128,7 @@ public class ConfigToggleIT extends PlatformTestSupport {
         Object coreServiceId = supervisionServiceId();
         Bundle toggle = installedBundle(WiringIT.CONFIG_TOGGLE_BUNDLE);
 
+
         toggle.stop();
         try {
             awaitState(FLOW, SupervisionState.DETACHED);
@@ -139,11 +139,9 @@ public class ConfigToggleIT extends PlatformTestSupport {
                     supervision().kinds().stream().noneMatch(k -> k.kind().equals("config_toggle")));
             assertEquals("the other bundles are untouched", othersBefore, otherBundleStates());
             assertEquals("core was not restarted", coreServiceId, supervisionServiceId());
-            byte[] ledgerAfter = Files.readAllBytes(ledger());
+            byte[] ledgerAfterDetach = Files.readAllBytes(ledger());
             assertEquals("what the ledger records as installed is unchanged by the detach",
-                    installedRecords(ledgerBefore), installedRecords(ledgerAfter));
-            assertEquals("ledger.json bytes are unchanged by the detach",
-                    new String(ledgerBefore, StandardCharsets.UTF_8), new String(ledgerAfter, StandardCharsets.UTF_8));
+                    installedRecords(ledgerBefore), installedRecords(ledgerAfterDetach));
         } finally {
             toggle.start();
         }
@@ -164,6 +162,9 @@ public class ConfigToggleIT extends PlatformTestSupport {
         awaitState(TAP, SupervisionState.READY);
         assertEquals("the other bundles are untouched", othersBefore, otherBundleStates());
         assertEquals("core was not restarted", coreServiceId, supervisionServiceId());
+
+        // the ledger records the detached state (and `steward status` shows it), but what it says is
+        // installed was checked above to be untouched: a detach changes nothing on the host
     }
 
     @Test

@@ -27,7 +27,6 @@ public class InvalidDocumentIT extends PlatformTestSupport {
 
     @Before
     public void setUp() throws Exception {
-        configureFastPolling();
         String revision = nextRevision("valid");
         writeAssignments(document(revision,
                 configToggle(FLOW, true, "flow-export"),
@@ -66,6 +65,7 @@ public class InvalidDocumentIT extends PlatformTestSupport {
         assertEquals("statuses from SupervisionService", before, summary(supervision().statuses()));
         assertEquals(1, capabilities(FLOW).size());
         assertEquals(1, capabilities(TAP).size());
+        assertEquals("nothing was removed: " + auditLines(), List.of(), auditLines(FLOW, a -> a.contains("remove")));
         assertEquals("nothing was removed: " + auditLines(), List.of(), auditLines(TAP, a -> a.contains("remove")));
     }
 

@@ -1,6 +1,5 @@
 package io.steward.itests;
 
-import static org.junit.Assert.assertNotNull;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
 import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
 import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
@@ -9,6 +8,15 @@ import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 import static org.ops4j.pax.exam.CoreOptions.options;
 import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import io.steward.supervision.AddonCapability;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionService;
+import io.steward.supervision.SupervisionState;
+import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.spi.AssignmentSource;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,19 +29,13 @@ import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
 import java.util.Objects;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import io.steward.supervision.AddonCapability;
-import io.steward.supervision.AddonId;
-import io.steward.supervision.ReconcileReport;
-import io.steward.supervision.SupervisionService;
-import io.steward.supervision.SupervisionState;
-import io.steward.supervision.SupervisionStatus;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import javax.inject.Inject;
+import org.junit.Before;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
 import org.osgi.framework.Bundle;
@@ -56,8 +58,8 @@ public abstract class PlatformTestSupport {
     public static final String ASSIGNMENTS = "steward.assignments";
     /** PID of the file source; {@code poll.millis} is lowered to keep tests fast. */
     public static final String SOURCE_FILE_PID = "io.steward.source.file";
-    /** PID of core. */
-    public static final String CORE_PID = "io.steward.core";
+    /** The poll interval the tests give the file source. */
+    public static final long POLL_MILLIS = 100;
 
     /** Default deadline of {@link #await}: generous for a loaded 2-core CI machine. */
     public static final Duration DEADLINE = Duration.ofSeconds(20);
@@ -79,6 +81,7 @@ public abstract class PlatformTestSupport {
         Path root = Files.createTempDirectory(work, getClass().getSimpleName() + "-");
         Path data = Files.createDirectories(root.resolve("data"));
         Path etc = Files.createDirectories(root.resolve("etc"));
+        beforeBoot(data, etc);
         List<Option> options = new ArrayList<>(List.of(
                 cleanCaches(true),
                 frameworkProperty("steward.data").value(data.toString()),
@@ -105,7 +108,7 @@ public abstract class PlatformTestSupport {
         for (String property : STEWARD_BUNDLES) {
             String jar = System.getProperty(property);
             if (jar == null) {
-                continue; // TEMPORARY while the lead's bundles are being written
+                throw new IllegalStateException("system property " + property + " is not set (failsafe configuration)");
             }
             File file = new File(jar);
             if (!file.isFile()) {
@@ -116,16 +119,15 @@ public abstract class PlatformTestSupport {
         return options(options.toArray(new Option[0]));
     }
 
+    /** Runs in the driver before the framework starts: a subclass may seed the directories. */
+    protected void beforeBoot(Path data, Path etc) throws IOException {
+    }
+
     // ---------------------------------------------------------------- inside the framework
 
     /** {@code steward.data} of this class's framework. */
     protected Path dataDir() {
         return Path.of(Objects.requireNonNull(context.getProperty("steward.data"), "steward.data"));
-    }
-
-    /** {@code steward.etc} of this class's framework. */
-    protected Path etcDir() {
-        return Path.of(Objects.requireNonNull(context.getProperty("steward.etc"), "steward.etc"));
     }
 
     /** The watched assignment file. */
@@ -153,25 +155,44 @@ public abstract class PlatformTestSupport {
     }
 
     /**
-     * Gives the file source a 100 ms poll and core a long periodic interval (so only changes
-     * trigger passes). Updates only when the values differ, so components are not re-activated
-     * by every test method.
+     * Whether the file source runs with a {@value #POLL_MILLIS} ms poll, set before every test by
+     * {@link #configureFastPolling()}. A subclass that needs the default configuration overrides this.
      */
-    protected void configureFastPolling() throws IOException {
-        updateIfDifferent(SOURCE_FILE_PID, "poll.millis", 100L);
-        updateIfDifferent(CORE_PID, "interval.seconds", 30L);
+    protected boolean fastPolling() {
+        return true;
     }
 
-    private void updateIfDifferent(String pid, String key, Object value) throws IOException {
-        // "?" is a multi-location binding: the configuration is visible to the Steward bundle, not bound to the probe
-        org.osgi.service.cm.Configuration configuration = configAdmin.getConfiguration(pid, "?");
-        Dictionary<String, Object> current = configuration.getProperties();
-        if (current != null && value.equals(current.get(key))) {
+    /**
+     * Gives the file source a {@value #POLL_MILLIS} ms poll and waits until the re-created source
+     * exists. Waiting matters: SCR re-creates the source on a configuration change and the new
+     * instance reads the file in its constructor, so a file written during that swap would be seen by
+     * neither instance's poller. Getting the service object of the re-registered AssignmentSource
+     * (service property {@code poll.millis=100}) returns only once the new instance is constructed.
+     */
+    @Before
+    public void configureFastPolling() throws Exception {
+        if (!fastPolling()) {
             return;
         }
-        Dictionary<String, Object> properties = new Hashtable<>();
-        properties.put(key, value);
-        configuration.update(properties);
+        // "?" is a multi-location binding: visible to the Steward bundle, not bound to the probe
+        org.osgi.service.cm.Configuration configuration = configAdmin.getConfiguration(SOURCE_FILE_PID, "?");
+        Dictionary<String, Object> current = configuration.getProperties();
+        if (current == null || !Long.valueOf(POLL_MILLIS).equals(current.get("poll.millis"))) {
+            Dictionary<String, Object> properties = new Hashtable<>();
+            properties.put("poll.millis", POLL_MILLIS);
+            configuration.update(properties);
+        }
+        String filter = "(poll.millis=" + POLL_MILLIS + ")";
+        await("the file source runs with poll.millis=" + POLL_MILLIS, () -> {
+            for (ServiceReference<AssignmentSource> ref : context.getServiceReferences(AssignmentSource.class, filter)) {
+                AssignmentSource source = context.getService(ref);
+                if (source != null) {
+                    context.ungetService(ref);
+                    return true;
+                }
+            }
+            return false;
+        });
     }
 
     /** The installed bundle with this symbolic name. */
@@ -207,22 +228,27 @@ public abstract class PlatformTestSupport {
 
     /** Waits until the add-on is in one of {@code states}. */
     protected void awaitState(String id, SupervisionState... states) {
+        awaitState(DEADLINE, id, states);
+    }
+
+    /** Waits until the add-on is in one of {@code states}; the failure shows the statuses at the deadline. */
+    protected void awaitState(Duration deadline, String id, SupervisionState... states) {
         List<SupervisionState> wanted = List.of(states);
-        await(id + " is " + wanted + " (statuses: " + describeStatuses() + ")", () -> {
+        await(id + " is " + wanted, deadline, () -> {
             Optional<SupervisionState> s = state(id);
             return s.isPresent() && wanted.contains(s.get());
-        });
+        }, this::describeStatuses);
     }
 
     /** Waits until the add-on is {@code removed} or no longer listed. */
     protected void awaitRemovedOrGone(String id) {
-        await(id + " is removed or gone", () -> {
+        await(id + " is removed or gone", DEADLINE, () -> {
             Optional<SupervisionState> s = state(id);
             return s.isEmpty() || s.get() == SupervisionState.REMOVED;
-        });
+        }, this::describeStatuses);
     }
 
-    /** One line per add-on, for failure messages. */
+    /** The statuses, for failure messages. */
     protected String describeStatuses() {
         try {
             ServiceReference<SupervisionService> ref = context.getServiceReference(SupervisionService.class);
@@ -230,7 +256,7 @@ public abstract class PlatformTestSupport {
                 return "no SupervisionService";
             }
             SupervisionService s = context.getService(ref);
-            return s == null ? "no SupervisionService" : s.statuses().toString();
+            return s == null ? "no SupervisionService" : "statuses " + s.statuses();
         } catch (RuntimeException e) {
             return "statuses unavailable: " + e;
         }
@@ -305,6 +331,11 @@ public abstract class PlatformTestSupport {
 
     /** Polls {@code condition} every 50 ms until it holds or {@code deadline} passes, then fails naming it. */
     public static void await(String description, Duration deadline, Condition condition) {
+        await(description, deadline, condition, () -> "");
+    }
+
+    /** {@link #await(String, Duration, Condition)} whose failure message ends with {@code diagnostics} at the deadline. */
+    public static void await(String description, Duration deadline, Condition condition, Supplier<String> diagnostics) {
         long end = System.nanoTime() + deadline.toNanos();
         Throwable last = null;
         while (true) {
@@ -317,8 +348,10 @@ public abstract class PlatformTestSupport {
                 last = e;
             }
             if (System.nanoTime() - end > 0) {
+                String diagnostic = diagnostics.get();
                 AssertionError failure = new AssertionError("timed out after " + deadline.toMillis()
-                        + " ms waiting until " + description + (last == null ? "" : " (last error: " + last + ")"));
+                        + " ms waiting until " + description + (last == null ? "" : " (last error: " + last + ")")
+                        + (diagnostic.isEmpty() ? "" : "; " + diagnostic));
                 if (last != null) {
                     failure.initCause(last);
                 }
@@ -336,11 +369,5 @@ public abstract class PlatformTestSupport {
     /** {@link #await(String, Duration, Condition)} with {@link #DEADLINE}. */
     public static void await(String description, Condition condition) {
         await(description, DEADLINE, condition);
-    }
-
-    /** Fails unless {@code value} is non-null; returns it. */
-    protected static <T> T present(String what, T value) {
-        assertNotNull(what, value);
-        return value;
     }
 }

@@ -41,7 +41,9 @@ final class Shell {
                 }
                 String formatted = result == null ? ""
                         : String.valueOf(session.format(result, Converter.INSPECT));
-                return out.toString(StandardCharsets.UTF_8) + formatted;
+                String output = out.toString(StandardCharsets.UTF_8) + formatted;
+                System.out.println("g! " + commandLine + "\n" + output); // kept in failsafe-reports/*-output.txt
+                return output;
             }
         } finally {
             context.ungetService(ref);

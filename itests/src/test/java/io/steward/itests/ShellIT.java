@@ -21,14 +21,10 @@ public class ShellIT extends PlatformTestSupport {
 
     @Before
     public void setUp() throws Exception {
-        configureFastPolling();
         writeAssignments(document(nextRevision("shell"), configToggle(FLOW, true, "flow-export")));
         awaitState(FLOW, SupervisionState.READY);
         awaitCapability(FLOW);
-    }
-
-    private String run(String command) {
-        await("the steward commands are registered", () -> {
+        await("the steward:* commands are registered", () -> {
             try {
                 Shell.run(context, "steward:kinds");
                 return true;
@@ -36,6 +32,9 @@ public class ShellIT extends PlatformTestSupport {
                 return false;
             }
         });
+    }
+
+    private String run(String command) {
         return Shell.run(context, command);
     }
 

@@ -7,7 +7,6 @@ import io.steward.supervision.KindInfo;
 import java.util.ArrayList;
 import java.util.List;
 import javax.inject.Inject;
-import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.junit.PaxExam;
@@ -28,14 +27,9 @@ public class WiringIT extends PlatformTestSupport {
     @Inject
     private ServiceComponentRuntime scr;
 
-    @Before
-    public void setUp() throws Exception {
-        configureFastPolling();
-    }
-
     @Test
     public void everyBundleIsActive() {
-        await("every bundle is ACTIVE (not yet: " + notActive() + ")", () -> notActive().isEmpty());
+        await("every bundle is ACTIVE", DEADLINE, () -> notActive().isEmpty(), () -> "not ACTIVE: " + notActive());
         for (String bsn : List.of("io.steward.api", "io.steward.core", "io.steward.source.file",
                 CONFIG_TOGGLE_BUNDLE, "io.steward.shell")) {
             assertEquals(bsn + " state", Bundle.ACTIVE, installedBundle(bsn).getState());
@@ -44,13 +38,15 @@ public class WiringIT extends PlatformTestSupport {
 
     @Test
     public void noComponentIsUnsatisfiedOrFailed() {
-        await("every component configuration is ACTIVE or SATISFIED", () -> componentProblems().isEmpty());
+        await("every component configuration is ACTIVE or SATISFIED", DEADLINE, () -> componentProblems().isEmpty(),
+                () -> "problems: " + componentProblems());
     }
 
     @Test
     public void configToggleKindIsServedByItsBundle() throws Exception {
-        await("SupervisionService lists kind config_toggle (kinds: " + supervision().kinds() + ")",
-                () -> supervision().kinds().stream().anyMatch(k -> k.kind().equals("config_toggle")));
+        await("SupervisionService lists kind config_toggle", DEADLINE,
+                () -> supervision().kinds().stream().anyMatch(k -> k.kind().equals("config_toggle")),
+                () -> "kinds " + supervision().kinds());
         KindInfo kind = supervision().kinds().stream().filter(k -> k.kind().equals("config_toggle"))
                 .findFirst().orElseThrow();
         assertEquals(CONFIG_TOGGLE_BUNDLE, kind.bundle());

@@ -114,8 +114,7 @@ public final class Reconciler implements SupervisionService {
     private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(named("core-reconciler"));
     private final ExecutorService calls = Executors.newCachedThreadPool(named("core-dispatch"));
 
-    // DS replaces the whole list on every change; read it once per pass
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    // copy-on-write, read once per pass
     volatile List<AssignmentSource> sources = List.of();
 
     private final Object boundLock = new Object();
@@ -136,6 +135,7 @@ public final class Reconciler implements SupervisionService {
     private final Map<AddonId, SupervisionStatus> removed = new TreeMap<>();
 
     private volatile List<SupervisionStatus> statuses = List.of();
+    private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -210,6 +210,26 @@ public final class Reconciler implements SupervisionService {
         }
         if (automatic) {
             reconcileSoon();   // its add-ons become detached; nothing is stopped
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addSource(AssignmentSource source) {
+        synchronized (boundLock) {
+            List<AssignmentSource> next = new ArrayList<>(sources);
+            next.add(source);
+            sources = List.copyOf(next);
+        }
+        if (automatic) {
+            reconcileSoon();   // a source that appears (or comes back) brings its document
+        }
+    }
+
+    void removeSource(AssignmentSource source) {
+        synchronized (boundLock) {
+            List<AssignmentSource> next = new ArrayList<>(sources);
+            next.removeIf(s -> s == source);
+            sources = List.copyOf(next);
         }
     }
 
@@ -380,8 +400,9 @@ public final class Reconciler implements SupervisionService {
             }
             publish();
         }
-        if (automatic) {
-            warnings.forEach(w -> LOG.warn("{}", w));    // a one-shot command prints them itself
+        if (automatic && !dryRun && !warnings.equals(lastWarnings)) {
+            warnings.forEach(w -> LOG.warn("{}", w));    // once per change; a one-shot command prints them itself
+            lastWarnings = List.copyOf(warnings);
         }
         return new ReconcileReport(desired.revision, steps, statuses, warnings, started,
                 Duration.ofNanos(System.nanoTime() - t0));
