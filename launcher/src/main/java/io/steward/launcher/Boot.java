@@ -74,6 +74,11 @@ final class Boot {
         if (settings.systemdBus() != null) {
             p.put("steward.systemd.bus", settings.systemdBus());
         }
+        if (settings.command().tool()) {
+            p.put("steward.command.args", jsonArray(settings.toolArgs()));
+            p.put("steward.cwd", Path.of("").toAbsolutePath().toString());
+            p.put("steward.tty", Boolean.toString(System.console() != null));
+        }
         p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         boolean agent = settings.command() == Command.RUN;
         p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, agent || settings.verbose() ? "INFO" : "WARN"));
@@ -90,6 +95,23 @@ final class Boot {
             p.put("gosh.args", "--noshutdown");
         }
         return p;
+    }
+
+    /** A JSON array of strings: framework properties are strings, and JSON keeps every argument intact. */
+    static String jsonArray(List<String> values) {
+        StringBuilder out = new StringBuilder("[");
+        for (String v : values) {
+            out.append(out.length() > 1 ? "," : "").append('"');
+            for (char c : v.toCharArray()) {
+                switch (c) {
+                    case '"' -> out.append("\\\"");
+                    case '\\' -> out.append("\\\\");
+                    default -> out.append(c < 0x20 ? String.format("\\u%04x", (int) c) : String.valueOf(c));
+                }
+            }
+            out.append('"');
+        }
+        return out.append(']').toString();
     }
 
     BundleContext context() {

@@ -18,6 +18,10 @@ enum Command {
             Option.ASSIGNMENTS, Option.JSON),
     STATUS("status", "[--json]", "per add-on: kind, desired and active version, state, detail, since",
             Option.JSON),
+    KEYGEN("keygen", "--out NAME", "write an Ed25519 key pair: NAME.pem (private, 0600) and NAME.pub.pem"),
+    PACK("pack", "DIR --key KEY --out FILE [--json]", "build a deterministic artifact from DIR and sign it"),
+    VERIFY("verify", "FILE --id ID --version V --sha256 H --signature S [--key K] [--json]",
+            "check an artifact against the trust store and the archive rules, installing nothing"),
     HELP("help", "", "show this help");
 
     /** Options every command that boots the platform accepts. */
@@ -57,7 +61,15 @@ enum Command {
 
     /** Whether the command runs once and exits with the shell bundle's result (the handshake). */
     boolean oneShot() {
-        return this == APPLY || this == PLAN || this == STATUS;
+        return this == APPLY || this == PLAN || this == STATUS || tool();
+    }
+
+    /**
+     * Artifact tools: their own arguments are parsed by the bundle that serves them (the delivery
+     * bundle) and passed on as they are; the launcher takes only the platform options.
+     */
+    boolean tool() {
+        return this == KEYGEN || this == PACK || this == VERIFY;
     }
 
     /** One line of the help text. */

@@ -85,6 +85,9 @@ public final class Main {
                 }
                 return OneShot.run(settings, commandTimeout(env), out, err);
             case STATUS:
+            case KEYGEN:
+            case PACK:
+            case VERIFY:
                 return OneShot.run(settings, commandTimeout(env), out, err);
             default:
                 throw new IllegalStateException("no handler for " + settings.command());

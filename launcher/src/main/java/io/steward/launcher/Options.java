@@ -14,12 +14,17 @@ import java.util.Optional;
  * @param command the command, {@code null} only for {@code --version}
  * @param values  the options given: the value, or {@code ""} for a flag
  */
-record Options(Command command, Map<Option, String> values) {
+record Options(Command command, Map<Option, String> values, List<String> toolArgs) {
 
     Options {
         Map<Option, String> copy = new EnumMap<>(Option.class);
         copy.putAll(values);
         values = Collections.unmodifiableMap(copy);
+        toolArgs = List.copyOf(toolArgs);
+    }
+
+    Options(Command command, Map<Option, String> values) {
+        this(command, values, List.of());
     }
 
     static Options parse(List<String> args) throws UsageException {
@@ -44,8 +49,13 @@ record Options(Command command, Map<Option, String> values) {
         Command command = Command.named(first)
                 .orElseThrow(() -> new UsageException("unknown command " + first));
         Map<Option, String> values = new EnumMap<>(Option.class);
+        List<String> toolArgs = new java.util.ArrayList<>();
         for (int i = 1; i < args.size(); i++) {
             String arg = args.get(i);
+            if (command.tool() && !Option.named(optionName(arg)).filter(command::accepts).isPresent()) {
+                toolArgs.add(arg);     // the tool's own argument or option: its bundle checks it
+                continue;
+            }
             if (!arg.startsWith("-") || arg.equals("-")) {
                 throw new UsageException("unexpected argument " + arg);
             }
@@ -77,7 +87,7 @@ record Options(Command command, Map<Option, String> values) {
         if (command == Command.APPLY && !values.containsKey(Option.ASSIGNMENTS)) {
             throw new UsageException("'apply' needs -a FILE");
         }
-        return new Options(command, values);
+        return new Options(command, values, toolArgs);
     }
 
     /** {@code --data=x} is option {@code --data}; anything else is its own name. */

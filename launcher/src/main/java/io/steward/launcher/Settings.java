@@ -1,6 +1,7 @@
 package io.steward.launcher;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -20,10 +21,11 @@ import java.util.Optional;
  * @param json           machine-readable output
  * @param shell          serve the Gogo shell ({@code run} only)
  * @param verbose        log at INFO and show stack traces
+ * @param toolArgs       the arguments of an artifact tool (keygen, pack, verify), passed on as they are
  */
 record Settings(Command command, Path home, Path data, Path etc, Path trust, Path assignments,
                 Path unitDir, Path privilegedRoot, String systemdBus,
-                boolean json, boolean shell, boolean verbose) {
+                boolean json, boolean shell, boolean verbose, List<String> toolArgs) {
 
     static final String DEFAULT_UNIT_DIR = "/etc/systemd/system";
     static final String DEFAULT_PRIVILEGED_ROOT = "/usr/lib/steward/addons";
@@ -39,7 +41,8 @@ record Settings(Command command, Path home, Path data, Path etc, Path trust, Pat
                 options.value(Option.SYSTEMD_BUS)
                         .or(() -> Optional.ofNullable(env.get("DBUS_SYSTEM_BUS_ADDRESS")).filter(s -> !s.isBlank()))
                         .orElse(null),
-                options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE));
+                options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE),
+                options.toolArgs());
     }
 
     /**

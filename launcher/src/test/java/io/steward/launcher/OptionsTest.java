@@ -36,6 +36,26 @@ class OptionsTest {
     }
 
     @Test
+    void artifactToolsPassTheirOwnArgumentsOnAndKeepThePlatformOptions() throws UsageException {
+        Options options = parse("pack", "addon dir", "--key", "demo.pem", "--trust", "/t", "--out", "a.tar.gz",
+                "--json", "--verbose");
+        assertEquals(Command.PACK, options.command());
+        assertEquals(List.of("addon dir", "--key", "demo.pem", "--out", "a.tar.gz", "--json"), options.toolArgs());
+        assertEquals(Optional.of("/t"), options.value(Option.TRUST));
+        assertTrue(options.flag(Option.VERBOSE));
+        assertEquals(List.of("--out", "k"), parse("keygen", "--out", "k").toolArgs());
+        assertEquals(List.of("f", "--version", "1.0"), parse("verify", "f", "--version", "1.0").toolArgs(),
+                "--version after a tool is the tool's option");
+    }
+
+    @Test
+    void toolArgumentsBecomeOneJsonArray() {
+        assertEquals("[\"a b\",\"q\\\"uote\",\"back\\\\slash\",\"\\u0001\"]",
+                Boot.jsonArray(List.of("a b", "q\"uote", "back\\slash", "\u0001")));
+        assertEquals("[]", Boot.jsonArray(List.of()));
+    }
+
+    @Test
     void longAssignmentsWithEquals() throws UsageException {
         assertEquals(Optional.of("x.json"), parse("plan", "--assignments=x.json").value(Option.ASSIGNMENTS));
     }
