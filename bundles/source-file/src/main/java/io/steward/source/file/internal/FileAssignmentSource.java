@@ -1,6 +1,9 @@
 package io.steward.source.file.internal;
 
+import io.steward.supervision.ArtifactRef;
+import io.steward.supervision.Assignment;
 import io.steward.supervision.AssignmentCodec;
+import io.steward.supervision.AssignmentDocument;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.InvalidDocumentException;
 import io.steward.supervision.SupervisionService;
@@ -11,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -159,14 +163,35 @@ public final class FileAssignmentSource implements AssignmentSource {
         lastBytes = bytes;
         try {
             AssignmentCodec.Parsed parsed = codec.parse(new String(bytes, StandardCharsets.UTF_8), strict);
-            snapshot = new Snapshot(name(), Optional.of(parsed.document()), Optional.empty(), parsed.warnings(),
-                    Instant.now());
+            snapshot = new Snapshot(name(), Optional.of(resolveRelativeUrls(parsed.document())), Optional.empty(),
+                    parsed.warnings(), Instant.now());
             LOG.info("Read {}: revision '{}', {} add-on(s)", file, parsed.document().revision(),
                     parsed.document().addons().size());
             return true;
         } catch (InvalidDocumentException e) {
             return refuse("was refused: " + e.getMessage(), bytes);
         }
+    }
+
+    /**
+     * A {@code file:} URL without a leading slash ({@code file:artifacts/x.tar.gz}) names a file
+     * relative to the document, so a document and its artifacts can move together (the
+     * distribution's demo does).
+     */
+    private AssignmentDocument resolveRelativeUrls(AssignmentDocument doc) {
+        List<Assignment> resolved = new ArrayList<>();
+        for (Assignment a : doc.addons()) {
+            Optional<ArtifactRef> artifact = a.artifact().map(ref -> {
+                if (!ref.url().startsWith("file:") || ref.url().startsWith("file:/")) {
+                    return ref;
+                }
+                Path target = file.getParent().resolve(ref.url().substring("file:".length())).normalize();
+                return new ArtifactRef(target.toUri().toString(), ref.sha256(), ref.signature(), ref.key());
+            });
+            resolved.add(new Assignment(a.id(), a.version(), a.enabled(), a.kind(), a.delivery(), artifact, a.binary(),
+                    a.args(), a.env(), a.configJson(), a.capabilities(), a.resources()));
+        }
+        return new AssignmentDocument(doc.revision(), resolved);
     }
 
     private boolean refuse(String why, byte[] bytes) {
