@@ -33,6 +33,7 @@ public final class OneShotCommand {
     static final String EXIT = "steward.command.exit";
     static final String STDOUT = "steward.command.stdout";
     static final String STDERR = "steward.command.stderr";
+    private static final java.util.Set<String> ONE_SHOT = java.util.Set.of("apply", "plan", "status");
 
     private final BundleContext context;
     private final SupervisionService supervision;
@@ -52,7 +53,7 @@ public final class OneShotCommand {
         this.sources = List.copyOf(sources);
         String command = context.getProperty("steward.command");
         boolean json = Boolean.parseBoolean(context.getProperty("steward.json"));
-        if (command == null || command.isBlank() || command.equals("run")) {
+        if (command == null || !ONE_SHOT.contains(command)) {   // the agent, or a command another bundle serves
             worker = null;
             return;
         }
@@ -86,7 +87,7 @@ public final class OneShotCommand {
                 case "apply" -> apply(json);
                 case "plan" -> plan(json);
                 case "status" -> status(json);
-                default -> new Outcome(2, "", "steward: unknown command " + command);
+                default -> throw new IllegalStateException("not a one-shot command: " + command);
             };
         } catch (ExecutionException e) {
             return new Outcome(1, "", "steward: " + command + " failed: " + e.getCause().getMessage());

@@ -18,7 +18,7 @@ import org.osgi.service.component.annotations.Reference;
     "osgi.command.scope=steward",
     "osgi.command.function=list", "osgi.command.function=status", "osgi.command.function=kinds",
     "osgi.command.function=reconcile", "osgi.command.function=plan", "osgi.command.function=audit",
-    "osgi.command.function=enable", "osgi.command.function=disable"})
+    "osgi.command.function=enable", "osgi.command.function=disable", "osgi.command.function=invoke"})
 public final class StewardCommands {
     private static final long WAIT_MINUTES = 10;
     private final SupervisionService supervision;
@@ -82,6 +82,44 @@ public final class StewardCommands {
     public String disable(@Descriptor("add-on id") String id) {
         supervision.setEnabled(addonId(id), false);
         return id + ": held disabled; reconciling";
+    }
+
+    @Descriptor("Run an ephemeral_helper add-on once (timeout 30 s); show its stdout and exit code")
+    public String invoke(@Descriptor("helper add-on id") String id,
+                         @Descriptor("arguments passed to the helper") String... args) throws Exception {
+        // the helper services are looked up per call: they come and go with assignments and kind bundles
+        org.osgi.framework.BundleContext context =
+                org.osgi.framework.FrameworkUtil.getBundle(StewardCommands.class).getBundleContext();
+        String filter = "(" + io.steward.helper.AddonHelper.ADDON_ID + "=" + addonId(id).value() + ")";
+        org.osgi.framework.ServiceReference<io.steward.helper.AddonHelper> ref = context
+                .getServiceReferences(io.steward.helper.AddonHelper.class, filter).stream()
+                .max(java.util.Comparator.naturalOrder())   // highest ranking, then oldest
+                .orElseThrow(() -> new IllegalArgumentException("no helper " + id + " is on call (is it assigned "
+                        + "with supervision ephemeral_helper, and is that kind's bundle active?)"));
+        io.steward.helper.AddonHelper helper = context.getService(ref);
+        if (helper == null) {
+            throw new IllegalStateException("helper " + id + " went away before it could run");
+        }
+        try {
+            io.steward.helper.HelperResult r = helper.run(io.steward.helper.HelperRequest.of(args));
+            String stderr = r.stderrText().strip();
+            String lastError = stderr.isEmpty() ? "" : ": " + stderr.substring(stderr.lastIndexOf('\n') + 1);
+            if (r.timedOut()) {
+                throw new IllegalStateException("helper " + id + " timed out after "
+                        + io.steward.helper.HelperRequest.DEFAULT_TIMEOUT.toSeconds() + " s and was killed" + lastError);
+            }
+            if (r.exitCode() != 0) {
+                throw new IllegalStateException("helper " + id + " exited with code " + r.exitCode() + lastError);
+            }
+            String out = r.stdoutText();
+            return out + (out.isEmpty() || out.endsWith("\n") ? "" : "\n") + "[" + id + " " + helper.version()
+                    + ": exit 0 in " + r.duration().toMillis() + " ms" + (r.truncated() ? ", output truncated" : "")
+                    + "]";
+        } catch (io.steward.helper.HelperException e) {
+            throw new IllegalStateException(e.getMessage(), e);
+        } finally {
+            context.ungetService(ref);
+        }
     }
 
     private static AddonId addonId(String id) {

@@ -1,0 +1,44 @@
+package io.steward.delivery.internal;
+
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import java.nio.file.FileSystemException;
+
+/**
+ * Builds the one-sentence failures of one add-on: {@code add-on <id>: <step>: <cause>}. Every failure
+ * of this bundle goes through here, so the classification of each error type is explicit at the call
+ * site (upstream gap 22).
+ */
+record Failures(String addon) {
+    SupervisionException permanent(String step, String cause) {
+        return new SupervisionException(Disposition.PERMANENT, message(step, cause));
+    }
+
+    SupervisionException permanent(String step, String cause, Throwable e) {
+        return new SupervisionException(Disposition.PERMANENT, message(step, cause), e);
+    }
+
+    SupervisionException temporary(String step, String cause) {
+        return new SupervisionException(Disposition.TRANSIENT, message(step, cause));
+    }
+
+    SupervisionException temporary(String step, String cause, Throwable e) {
+        return new SupervisionException(Disposition.TRANSIENT, message(step, cause), e);
+    }
+
+    String message(String step, String cause) {
+        // one line, whatever a library put in its message
+        return "add-on " + addon + ": " + step + ": " + cause.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    /** The short description of an I/O error: its message, or its type when it has none. */
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        String type = e.getClass().getSimpleName();
+        if (m == null || m.isBlank()) {
+            return type;
+        }
+        // NoSuchFileException and friends carry only the path
+        return e instanceof FileSystemException ? type + " " + m : m;
+    }
+}

@@ -1,0 +1,23 @@
+/**
+ * Signed artifact delivery (PRODUCT §3, §4): {@link io.steward.delivery.internal.DeliveryStager} provides
+ * {@link io.steward.delivery.ArtifactStager}; {@link io.steward.delivery.internal.DeliveryCommands} runs the
+ * one-shot {@code keygen}, {@code pack} and {@code verify} commands. Nothing here is exported.
+ * <p>
+ * Every failure is a {@code SupervisionException} whose message reads {@code add-on <id>: <step>: <cause>},
+ * with an explicit disposition (upstream gap 22):
+ * <ul>
+ * <li><b>permanent</b> — digest mismatch; a signature that is empty (unless allowed for the add-on),
+ * malformed, of the wrong length, names an unknown or removed key, or matches no trusted key; an empty
+ * trust store; an unsafe or corrupt archive (rules of PRODUCT §3, limits, gzip bomb, truncation, trailing
+ * data through the digest); a missing or invalid {@code addon.json}, or one that disagrees with the
+ * assignment; a missing binary, unit or config file; HTTP 4xx and 3xx; a {@code file:} URL that is
+ * missing, a directory, a FIFO or a device; an unsupported URL scheme; an artifact above the size cap;
+ * a rollback whose target directory vanished (retrying cannot bring it back).</li>
+ * <li><b>transient</b> — I/O errors while reading a file or downloading; HTTP 5xx; connect, response and
+ * idle timeouts; TLS and connection errors; a full or read-only disk while extracting, moving or
+ * swapping {@code current}; interruption; a version directory removed between stage and activate.</li>
+ * </ul>
+ * Precondition violations (a delivery other than {@code pushed_artifact}, a foreign version directory,
+ * commit after rollback) are {@code IllegalArgumentException} / {@code IllegalStateException}.
+ */
+package io.steward.delivery.internal;

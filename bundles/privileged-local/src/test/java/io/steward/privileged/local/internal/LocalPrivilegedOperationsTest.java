@@ -1,0 +1,125 @@
+package io.steward.privileged.local.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.steward.delivery.AddonManifest;
+import io.steward.delivery.StagedArtifact;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** setcap through the in-process privileged operations, checked with /usr/sbin/getcap; then every refusal. */
+class LocalPrivilegedOperationsTest {
+    private static final AddonId ID = new AddonId("probe");
+
+    @TempDir
+    Path tmp;
+    private Path staged;
+    private final LocalPrivilegedOperations ops = new LocalPrivilegedOperations();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        staged = Files.createDirectories(tmp.resolve("addons/probe/versions/1.0.0"));
+        Files.createDirectories(staged.resolve("bin"));
+        Files.copy(Path.of("/bin/true"), staged.resolve("bin/probe"), StandardCopyOption.COPY_ATTRIBUTES);
+    }
+
+    private StagedArtifact artifact() {
+        return new StagedArtifact(staged, new AddonManifest("probe", "1.0.0", "sidecar", "bin/probe", List.of(),
+                List.of("cap_net_raw"), Optional.empty(), Map.of()), "0".repeat(64));
+    }
+
+    private static String getcap(Path file) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("/usr/sbin/getcap", file.toString()).redirectErrorStream(true);
+        pb.environment().clear();
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        return out;
+    }
+
+    @Test
+    void grantsNormalisedCapabilitiesAndGetcapSeesThem() throws Exception {
+        assertEquals(OptionalLong.of(0), LocalPrivilegedRegistrar.effectiveUid(Path.of("/proc/self/status")),
+                "this test runs as root, like CI");
+        Path program = ops.grantCapabilities(ID, artifact(), "bin/probe",
+                List.of(" CAP_NET_RAW", "cap_net_admin", "cap_net_raw "));
+        assertEquals(staged.resolve("bin/probe").toRealPath(), program);
+        String shown = getcap(program);
+        assertTrue(shown.startsWith(program.toString()), shown);
+        assertEquals(Set.of("cap_net_admin", "cap_net_raw"), LocalPrivilegedOperations.granted(shown));
+        assertTrue(shown.endsWith("cap_net_admin,cap_net_raw=ep"), shown);
+        ops.release(ID);   // a no-op in-process: the capability stays on the staged file
+        assertEquals(shown, getcap(program));
+    }
+
+    private void refused(String binary, List<String> caps, String expected) {
+        SupervisionException e = assertThrows(SupervisionException.class,
+                () -> ops.grantCapabilities(ID, artifact(), binary, caps), binary + " " + caps);
+        assertEquals(Disposition.PERMANENT, e.disposition(), e.getMessage());
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void capabilitiesOutsideTheAllowlistOrNoneAtAllAreRefused() {
+        refused("bin/probe", List.of("cap_net_raw", "cap_sys_admin"), "outside the allowed set");
+        refused("bin/probe", List.of("cap_net_raw+ep"), "outside the allowed set");
+        refused("bin/probe", List.of(), "empty");
+        refused("bin/probe", List.of("  "), "outside the allowed set");
+    }
+
+    @Test
+    void onlyARegularFileInsideTheStagedDirectoryQualifies() throws Exception {
+        Path outside = Files.copy(Path.of("/bin/true"), tmp.resolve("outside"));
+        Files.createSymbolicLink(staged.resolve("link"), outside);
+        Files.createSymbolicLink(staged.resolve("inner-link"), staged.resolve("bin/probe"));
+        Files.createSymbolicLink(staged.resolve("dirlink"), tmp);
+        List<String> caps = List.of("cap_net_raw");
+        refused("../../outside", caps, "plain relative path");
+        refused("bin/../bin/probe", caps, "plain relative path");
+        refused("/bin/true", caps, "plain relative path");
+        refused("bin//probe", caps, "plain relative path");
+        refused("", caps, "plain relative path");
+        refused("bin\\probe", caps, "plain relative path");
+        refused("link", caps, "symbolic link");
+        refused("inner-link", caps, "symbolic link");
+        refused("dirlink/outside", caps, "symbolic link");
+        refused("bin", caps, "not a regular file");
+        refused("bin/missing", caps, "not a regular file");
+        assertEquals("", getcap(outside).replace(outside.toString(), "").strip(), "nothing was granted outside");
+    }
+
+    @Test
+    void getcapOutputIsParsed() {
+        assertEquals(Set.of("cap_net_raw"), LocalPrivilegedOperations.granted("/x/y cap_net_raw=ep"));
+        assertEquals(Set.of("cap_bpf", "cap_perfmon"), LocalPrivilegedOperations.granted("/x cap_bpf,cap_perfmon=eip"));
+        assertEquals(Set.of(), LocalPrivilegedOperations.granted("/x cap_net_raw=p"));
+        assertEquals(Set.of(), LocalPrivilegedOperations.granted(""));
+    }
+
+    @Test
+    void theEffectiveUidComesFromProcStatus() throws IOException {
+        Path status = tmp.resolve("status");
+        Files.writeString(status, "Name:\tjava\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
+        assertEquals(OptionalLong.of(0), LocalPrivilegedRegistrar.effectiveUid(status));
+        Files.writeString(status, "Uid:\t0\t1000\t1000\t1000\n");
+        assertEquals(OptionalLong.of(1000), LocalPrivilegedRegistrar.effectiveUid(status));
+        assertEquals(OptionalLong.empty(), LocalPrivilegedRegistrar.effectiveUid(tmp.resolve("missing")));
+    }
+}

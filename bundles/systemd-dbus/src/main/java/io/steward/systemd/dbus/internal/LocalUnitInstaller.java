@@ -1,0 +1,501 @@
+package io.steward.systemd.dbus.internal;
+
+import io.steward.privileged.UnitInstallRequest;
+import io.steward.privileged.UnitInstallation;
+import io.steward.privileged.UnitInstaller;
+import io.steward.privileged.UnitPolicy;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.HostLayout;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import io.steward.systemd.ActiveState;
+import io.steward.systemd.JobOutcome;
+import io.steward.systemd.JobResult;
+import io.steward.systemd.SystemdException;
+import io.steward.systemd.SystemdManager;
+import io.steward.systemd.UnitState;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The in-process {@link UnitInstaller}, used when the agent runs as root. Configuration PID {@value #PID}.
+ * It writes into the unit directory and the privileged root of {@link HostLayout} and drives systemd
+ * through {@link SystemdManager}; every request passes {@link UnitPolicy} first. Calls for one add-on are
+ * serialized; different add-ons may proceed concurrently.
+ */
+@Component(service = UnitInstaller.class, configurationPid = LocalUnitInstaller.PID)
+@Designate(ocd = LocalUnitInstaller.Config.class)
+public final class LocalUnitInstaller implements UnitInstaller {
+    static final String PID = "io.steward.systemd.installer";
+    private static final Logger LOG = LoggerFactory.getLogger(LocalUnitInstaller.class);
+    private static final long MAX_UNIT_BYTES = 1 << 20;
+
+    @ObjectClassDefinition(name = "Steward in-process unit installer")
+    public @interface Config {
+        @AttributeDefinition(description = "Milliseconds a started service must stay active (same main process) "
+                + "before it counts as running; catches programs that exit right after starting")
+        long confirm_millis() default 300;
+
+        @AttributeDefinition(description = "Refuse to run unless the agent is root (the unit directory is root's)")
+        boolean require_root() default true;
+    }
+
+    private final SystemdManager systemd;
+    private final HostLayout layout;
+    private final Duration confirm;
+    private final Map<AddonId, Object> locks = new ConcurrentHashMap<>();
+
+    @Activate
+    public LocalUnitInstaller(@Reference SystemdManager systemd, BundleContext context, Config config) {
+        this(systemd, HostLayout.from(context::getProperty), Duration.ofMillis(config.confirm_millis()));
+        if (config.require_root() && !"root".equals(System.getProperty("user.name"))) {
+            throw new IllegalStateException("the in-process unit installer needs root; the agent runs as "
+                    + System.getProperty("user.name"));
+        }
+    }
+
+    /** Outside OSGi (tests, benchmarks). */
+    public LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm) {
+        this.systemd = Objects.requireNonNull(systemd, "systemd");
+        this.layout = Objects.requireNonNull(layout, "layout");
+        if (confirm.isNegative()) {
+            throw new IllegalArgumentException("confirm.millis must not be negative: " + confirm.toMillis());
+        }
+        this.confirm = confirm;
+    }
+
+    private Object lockFor(AddonId id) {
+        return locks.computeIfAbsent(id, k -> new Object());
+    }
+
+    // ---- install ----------------------------------------------------------------------------------
+
+    /** One file the install may change: its path and bytes before and after (empty = absent). */
+    private record Change(Path path, Optional<byte[]> before, Optional<byte[]> after) {
+        boolean differs() {
+            return before.isPresent() != after.isPresent()
+                    || before.isPresent() && !Arrays.equals(before.get(), after.get());
+        }
+    }
+
+    @Override
+    public UnitInstallation install(UnitInstallRequest request) throws SupervisionException {
+        synchronized (lockFor(request.id())) {
+            return installLocked(request);
+        }
+    }
+
+    private UnitInstallation installLocked(UnitInstallRequest r) throws SupervisionException {
+        AddonId id = r.id();
+        // 1. read and validate everything before any host write
+        Map<String, String> rendered = new LinkedHashMap<>();
+        Map<String, String> placeholders = UnitPolicy.placeholders(layout, id);
+        for (String unit : r.units()) {
+            UnitPolicy.checkName(id, unit);
+            rendered.put(unit, UnitPolicy.render(readUnit(id, r.source(), unit), placeholders));
+        }
+        UnitPolicy.validate(layout, id, rendered, r.primary());
+        String service = r.primary().endsWith(".timer")
+                ? UnitPolicy.timerTarget(r.primary(), rendered.get(r.primary())) : r.primary();
+        Path dropInDir = layout.unitDir().resolve(service + ".d");
+        Optional<String> dropIn = UnitPolicy.resourcesDropIn(r.resources());
+
+        List<Change> changes = new ArrayList<>();
+        PrivilegedTree tree = new PrivilegedTree(layout.privilegedRoot(), id.value());
+        Optional<Path> previousTarget;
+        String digest;
+        Path version;
+        UnitState before;
+        try {
+            for (Map.Entry<String, String> e : rendered.entrySet()) {
+                Path file = layout.unitDir().resolve(e.getKey());
+                changes.add(new Change(file, read(file), Optional.of(e.getValue().getBytes(StandardCharsets.UTF_8))));
+            }
+            Path dropInFile = dropInDir.resolve(UnitPolicy.RESOURCES_DROP_IN);
+            changes.add(new Change(dropInFile, read(dropInFile), dropIn.map(s -> s.getBytes(StandardCharsets.UTF_8))));
+            previousTarget = tree.currentTarget();
+            digest = PrivilegedTree.digest(r.source());
+            version = tree.versionFor(r.source(), digest);
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the host state for"
+                    + " the unit install: " + e.getMessage(), e);
+        }
+        List<String> touched = new ArrayList<>(r.units());
+        if (!touched.contains(service)) {
+            touched.add(service);
+        }
+        List<String> loadedBefore = new ArrayList<>();   // units whose files systemd may hold stale copies of
+        try {
+            Optional<UnitState> held = systemd.loadedUnit(r.primary());
+            if (held.isPresent()) {
+                loadedBefore.add(r.primary());
+                before = held.get();
+            } else if (Files.exists(layout.unitDir().resolve(r.primary()), LinkOption.NOFOLLOW_LINKS)) {
+                before = systemd.unit(r.primary());      // a file systemd does not hold: is it enabled?
+                loadedBefore.add(r.primary());
+            } else {
+                before = null;                           // a first install: nothing to read
+            }
+        } catch (SystemdException e) {
+            throw transientFailure(id, "reading " + r.primary(), e);
+        }
+        boolean treeCurrent = previousTarget.isPresent() && previousTarget.get().equals(version)
+                && uncheckedHolds(tree, version, digest);
+        List<Change> toWrite = changes.stream().filter(Change::differs).toList();
+        boolean wasEnabled = before != null && before.enabled();
+        boolean wasActive = before != null && before.active();
+        if (toWrite.isEmpty() && treeCurrent && wasEnabled && healthy(before) && !r.restart()
+                && !before.needDaemonReload()) {
+            return new UnitInstallation(r.units(), List.of(), false, false, "none", before.describe());
+        }
+        try {
+            for (String u : touched) {
+                if (!u.equals(r.primary()) && systemd.loadedUnit(u).isPresent()) {
+                    loadedBefore.add(u);
+                }
+            }
+        } catch (SystemdException e) {
+            throw transientFailure(id, "reading " + touched, e);
+        }
+
+        // 2. write, then make systemd see it; any failure restores the snapshot
+        boolean reloaded = false;
+        boolean enabled = false;
+        String action = "none";
+        boolean treeMoved = false;
+        boolean versionCreated = !Files.exists(version, LinkOption.NOFOLLOW_LINKS);
+        List<String> written = new ArrayList<>();
+        try {
+            if (!treeCurrent) {
+                tree.materialise(r.source(), version, digest);
+                tree.point(Optional.of(version));
+                treeMoved = true;
+            }
+            for (Change c : toWrite) {
+                apply(c);
+                written.add(layout.unitDir().relativize(c.path()).toString());
+            }
+            // a unit systemd never loaded is read fresh on first use; only stale copies need the one reload
+            for (UnitState s : systemd.units(loadedBefore)) {
+                if (s.needDaemonReload()) {
+                    systemd.reload();     // once: every file of the request is already written
+                    reloaded = true;
+                    break;
+                }
+            }
+            if (!wasEnabled) {
+                systemd.enable(List.of(r.primary()));
+                enabled = true;
+            }
+            UnitState now = reloaded ? systemd.unit(r.primary()) : before;     // null on a first install
+            boolean nowActive = now != null && now.active();
+            JobResult job;
+            boolean newBits = !toWrite.isEmpty() || !treeCurrent || r.restart();
+            if (r.primary().endsWith(".timer") && newBits && !loadedBefore.isEmpty()) {
+                systemd.resetFailed(service);     // the old version's failure is not the new one's
+            }
+            if (nowActive && newBits) {
+                action = "restart";
+                job = systemd.restart(r.primary(), r.jobTimeout());
+            } else if (!nowActive || !healthy(now)) {
+                action = "start";
+                if (now != null && now.activeState() == ActiveState.FAILED) {
+                    systemd.resetFailed(r.primary());
+                }
+                job = systemd.start(r.primary(), r.jobTimeout());
+            } else {
+                job = new JobResult(r.primary(), "", JobOutcome.NONE, now);
+            }
+            UnitState confirmed = confirm(id, r.primary(), job);
+            LOG.info("Add-on {}: {} installed ({} file(s) written{}{}), {} {}", id, r.units(), written.size(),
+                    reloaded ? ", reloaded" : "", enabled ? ", enabled" : "", action, confirmed.describe());
+            return new UnitInstallation(r.units(), written, reloaded, enabled, action, confirmed.describe());
+        } catch (SystemdException | IOException | SupervisionException | RuntimeException e) {
+            restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
+                    : Optional.empty(), wasEnabled, wasActive);
+            if (e instanceof SupervisionException se) {
+                throw se;
+            }
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": installing " + r.primary()
+                    + " failed and the previous units were restored: " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean uncheckedHolds(PrivilegedTree tree, Path version, String digest) {
+        try {
+            return tree.holds(version, digest);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** A service that runs (or a oneshot that completed), or a timer that is scheduled. */
+    static boolean healthy(UnitState s) {
+        if (!s.loaded()) {
+            return false;
+        }
+        if (s.name().endsWith(".timer")) {
+            return s.active() && ("waiting".equals(s.subState()) || "running".equals(s.subState()))
+                    && (s.nextElapse().isPresent() || "running".equals(s.subState()));
+        }
+        if (s.active()) {
+            return !"auto-restart".equals(s.subState());
+        }
+        return false;
+    }
+
+    /** The job must be done and the unit healthy, and still the same process after the confirm window. */
+    private UnitState confirm(AddonId id, String unit, JobResult job) throws SupervisionException, SystemdException {
+        if (job.outcome() != JobOutcome.DONE && job.outcome() != JobOutcome.NONE) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": the job for " + unit
+                    + " ended " + job.outcome().wireName() + " (" + job.after().describe() + ")");
+        }
+        UnitState first = job.after();
+        boolean oneshotDone = "oneshot".equals(first.serviceType()) && first.activeState() == ActiveState.INACTIVE
+                && "success".equals(first.result());
+        if (!healthy(first) && !oneshotDone) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + unit
+                    + " is not running after its job: " + first.describe());
+        }
+        if (confirm.isZero() || !unit.endsWith(".service") || oneshotDone) {
+            return first;
+        }
+        try {
+            Thread.sleep(confirm.toMillis());     // a settle window, not synchronisation: nothing signals "stays up"
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": interrupted while confirming "
+                    + unit);
+        }
+        UnitState later = systemd.unit(unit);
+        if (!healthy(later) || !later.activeEnterTimestamp().equals(first.activeEnterTimestamp())
+                || !later.mainPid().equals(first.mainPid())) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + unit + " did not stay up for "
+                    + confirm.toMillis() + " ms: " + later.describe());
+        }
+        return later;
+    }
+
+    private void restore(UnitInstallRequest r, List<Change> changes, PrivilegedTree tree, boolean treeMoved,
+                         Optional<Path> previousTarget, Optional<Path> createdVersion, boolean wasEnabled,
+                         boolean wasActive) {
+        AddonId id = r.id();
+        List<String> problems = new ArrayList<>();
+        try {
+            systemd.stop(r.primary(), r.jobTimeout());
+        } catch (SystemdException e) {
+            problems.add("stop: " + e.getMessage());
+        }
+        if (!wasEnabled) {
+            try {
+                if (Files.exists(layout.unitDir().resolve(r.primary()))) {
+                    systemd.disable(List.of(r.primary()));
+                }
+            } catch (SystemdException e) {
+                problems.add("disable: " + e.getMessage());
+            }
+        }
+        for (Change c : changes) {
+            try {
+                restoreFile(c);
+            } catch (IOException e) {
+                problems.add("restore " + c.path() + ": " + e.getMessage());
+            }
+        }
+        try {
+            if (treeMoved) {
+                tree.point(previousTarget);
+            }
+            if (createdVersion.isPresent()) {
+                tree.deleteVersion(createdVersion.get());
+            }
+        } catch (IOException e) {
+            problems.add("privileged current: " + e.getMessage());
+        }
+        try {
+            systemd.reload();
+            for (String unit : r.units()) {
+                systemd.resetFailed(unit);
+            }
+            if (wasEnabled) {
+                systemd.enable(List.of(r.primary()));
+            }
+            if (wasActive) {
+                JobResult j = systemd.restart(r.primary(), r.jobTimeout());
+                if (j.outcome() != JobOutcome.DONE) {
+                    problems.add("restart of the previous " + r.primary() + " ended " + j.outcome().wireName());
+                }
+            }
+        } catch (SystemdException e) {
+            problems.add("systemd: " + e.getMessage());
+        }
+        if (problems.isEmpty()) {
+            LOG.warn("Add-on {}: install of {} failed; previous units restored", id, r.primary());
+        } else {
+            LOG.error("Add-on {}: install of {} failed and restoring the previous units was incomplete: {}", id,
+                    r.primary(), problems);
+        }
+    }
+
+    /** Deletes {@code dir} when empty, but only a drop-in directory ({@code *.d}), never the unit directory. */
+    private void deleteDropInDirIfEmpty(Path dir) {
+        if (!dir.equals(layout.unitDir()) && dir.getFileName().toString().endsWith(".d")
+                && dir.getParent().equals(layout.unitDir())) {
+            deleteIfEmpty(dir);
+        }
+    }
+
+    private void restoreFile(Change c) throws IOException {
+        Optional<byte[]> now = read(c.path());
+        if (c.before().isPresent()) {
+            if (now.isEmpty() || !Arrays.equals(now.get(), c.before().get())) {
+                write(c.path(), c.before().get());
+            }
+        } else {
+            Files.deleteIfExists(c.path());
+            deleteDropInDirIfEmpty(c.path().getParent());
+        }
+    }
+
+    private void apply(Change c) throws IOException {
+        if (c.after().isPresent()) {
+            write(c.path(), c.after().get());
+        } else {
+            Files.deleteIfExists(c.path());
+            deleteDropInDirIfEmpty(c.path().getParent());
+        }
+    }
+
+    private String readUnit(AddonId id, Path source, String unit) throws SupervisionException {
+        Path file = source.resolve(unit).normalize();
+        try {
+            if (!file.getParent().equals(source.normalize()) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+                throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit " + unit
+                        + " is not a regular file at the root of the artifact");
+            }
+            if (Files.size(file) > MAX_UNIT_BYTES) {
+                throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit " + unit
+                        + " is larger than " + MAX_UNIT_BYTES + " bytes");
+            }
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read unit " + unit
+                    + " from " + source + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- uninstall --------------------------------------------------------------------------------
+
+    @Override
+    public void uninstall(AddonId id, List<String> units, boolean releaseTree) throws SupervisionException {
+        for (String unit : units) {
+            UnitPolicy.checkName(id, unit);     // one foreign name refuses the whole call
+        }
+        synchronized (lockFor(id)) {
+            List<String> ordered = new ArrayList<>(units.stream().filter(u -> u.endsWith(".timer")).toList());
+            units.stream().filter(u -> !u.endsWith(".timer")).forEach(ordered::add);   // timers first
+            Duration timeout = Duration.ofSeconds(90);
+            try {
+                boolean anyLoaded = false;
+                for (String unit : ordered) {
+                    UnitState s = systemd.unit(unit);
+                    if (s.loaded() || s.activeState() != ActiveState.INACTIVE) {
+                        anyLoaded = true;
+                    }
+                    if (s.activeState() != ActiveState.INACTIVE && s.activeState() != ActiveState.FAILED) {
+                        systemd.stop(unit, timeout);
+                    }
+                }
+                List<String> present = ordered.stream()
+                        .filter(u -> Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS)).toList();
+                if (!present.isEmpty()) {
+                    systemd.disable(present);
+                }
+                boolean deleted = false;
+                for (String unit : ordered) {
+                    deleted |= Files.deleteIfExists(layout.unitDir().resolve(unit));
+                    Path dropIns = layout.unitDir().resolve(unit + ".d");
+                    if (Files.exists(dropIns, LinkOption.NOFOLLOW_LINKS)) {
+                        PrivilegedTree.deleteTree(dropIns);
+                        deleted = true;
+                    }
+                }
+                if (deleted || anyLoaded) {
+                    systemd.reload();
+                    for (String unit : ordered) {
+                        systemd.resetFailed(unit);
+                    }
+                }
+                if (releaseTree) {
+                    new PrivilegedTree(layout.privilegedRoot(), id.value()).deleteAll();
+                }
+                LOG.info("Add-on {}: units {} removed", id, ordered);
+            } catch (SystemdException e) {
+                throw transientFailure(id, "removing " + ordered, e);
+            } catch (IOException e) {
+                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": removing " + ordered
+                        + " failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    // ---- files --------------------------------------------------------------------------------------
+
+    private static Optional<byte[]> read(Path file) throws IOException {
+        try {
+            if (Files.isSymbolicLink(file)) {
+                throw new IOException(file + " is a symbolic link; Steward copies unit files and never links them");
+            }
+            return Optional.of(Files.readAllBytes(file));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static void write(Path file, byte[] bytes) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling("." + file.getFileName() + ".steward-tmp");
+        Files.write(tmp, bytes);
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private static void deleteIfEmpty(Path dir) {
+        try (var s = Files.list(dir)) {
+            if (s.findAny().isEmpty()) {
+                Files.delete(dir);
+            }
+        } catch (IOException e) {
+            // not empty or gone: either way nothing to do
+        }
+    }
+
+    private static SupervisionException transientFailure(AddonId id, String step, SystemdException e) {
+        return new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + step + " failed: "
+                + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,267 @@
+package io.steward.systemd.dbus.internal;
+
+import io.steward.systemd.ActiveState;
+import io.steward.systemd.CallStatistics;
+import io.steward.systemd.JobOutcome;
+import io.steward.systemd.JobResult;
+import io.steward.systemd.SystemdException;
+import io.steward.systemd.SystemdManager;
+import io.steward.systemd.UnitState;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link SystemdManager} over D-Bus. Configuration PID {@value #PID}. Talks to {@code steward.systemd.bus},
+ * else {@code DBUS_SYSTEM_BUS_ADDRESS}, else the system bus, over its own connection, opened by the first
+ * call and re-opened by the next call after it is lost; closed in {@code deactivate}. A host without a
+ * reachable bus still gets the service (so the systemd kinds are visible): each call then fails with a
+ * {@link SystemdException} naming the address, which the kinds report as a transient failure of the
+ * add-on. Thread-safe: calls run on the caller's thread; dbus-java's own reader threads deliver
+ * {@code JobRemoved} and die with the connection.
+ */
+@Component(service = SystemdManager.class, configurationPid = SystemdDbusManager.PID)
+@Designate(ocd = SystemdDbusManager.Config.class)
+public final class SystemdDbusManager implements SystemdManager {
+    static final String PID = "io.steward.systemd.dbus";
+    static final String DEFAULT_BUS = "unix:path=/run/dbus/system_bus_socket";
+    private static final Logger LOG = LoggerFactory.getLogger(SystemdDbusManager.class);
+
+    @ObjectClassDefinition(name = "Steward systemd over D-Bus")
+    public @interface Config {
+        @AttributeDefinition(description = "Milliseconds to wait for the reply of one D-Bus call")
+        long call_timeout_millis() default 10_000;
+    }
+
+    private final Bus bus;
+    private final Bus.Jobs jobs = new Bus.Jobs();
+    private final AtomicLong mutating = new AtomicLong();
+
+    @Activate
+    public SystemdDbusManager(BundleContext context, Config config) {
+        this(busAddress(context.getProperty(BUS_PROPERTY), System.getenv("DBUS_SYSTEM_BUS_ADDRESS")),
+                Duration.ofMillis(config.call_timeout_millis()));
+    }
+
+    /** Also for tests and benchmarks outside OSGi; the first call connects. */
+    public SystemdDbusManager(String address, Duration callTimeout) {
+        if (callTimeout.isNegative() || callTimeout.isZero()) {
+            throw new IllegalArgumentException("call.timeout.millis must be positive: " + callTimeout.toMillis());
+        }
+        this.bus = new Bus(address, callTimeout, jobs::ended);
+        LOG.info("systemd at {} (call timeout {} ms)", address, callTimeout.toMillis());
+    }
+
+    /** The bus to use: the framework property, else the environment, else the system bus. */
+    static String busAddress(String property, String environment) {
+        if (property != null && !property.isBlank()) {
+            return property.trim();
+        }
+        if (environment != null && !environment.isBlank()) {
+            return environment.trim();
+        }
+        return DEFAULT_BUS;
+    }
+
+    @Deactivate
+    public void close() {
+        jobs.cancelAll();
+        bus.close();
+        LOG.info("Disconnected from systemd at {}", bus.address());
+    }
+
+    // ---- reads ------------------------------------------------------------------------------------
+
+    @Override
+    public String systemState() throws SystemdException {
+        Map<String, Object> props = bus.getAll("", Bus.MANAGER_PATH, Bus.MANAGER);
+        return String.valueOf(props.getOrDefault("SystemState", "unknown"));
+    }
+
+    @Override
+    public UnitState unit(String name) throws SystemdException {
+        // one GetAll over every interface of the unit's object (systemd loads the unit on access)
+        Map<String, Object> u = bus.getAll(name, Bus.unitPath(name), "");
+        Map<String, Object> t = u;
+        OptionalLong pid = OptionalLong.empty();
+        long mainPid = number(t, "MainPID");
+        if (mainPid > 0) {
+            pid = OptionalLong.of(mainPid);
+        }
+        // the Unit property is cached until the next reload; the manager method reads the disk
+        String fileState;
+        try {
+            fileState = String.valueOf(bus.call(name, Bus.MANAGER_PATH, Bus.MANAGER, "GetUnitFileState", true, "s",
+                    name)[0]);
+        } catch (SystemdException e) {
+            fileState = "";     // no unit file
+        }
+        Optional<Instant> next = instant(t, "NextElapseUSecRealtime");
+        long nextMonotonic = number(t, "NextElapseUSecMonotonic");
+        if (next.isEmpty() && nextMonotonic > 0 && nextMonotonic != Long.MAX_VALUE) {
+            // a monotonic timer (OnActiveSec=, OnUnitActiveSec=, ...): CLOCK_MONOTONIC is System.nanoTime()
+            long inMicros = nextMonotonic - System.nanoTime() / 1000;
+            next = Optional.of(Instant.now().plus(Duration.ofNanos(Math.max(0, inMicros) * 1000)));
+        }
+        OptionalInt status = t.containsKey("ExecMainStatus") && number(t, "ExecMainCode") != 0
+                ? OptionalInt.of((int) number(t, "ExecMainStatus")) : OptionalInt.empty();
+        return new UnitState(name, text(u, "LoadState"), ActiveState.of(text(u, "ActiveState")), text(u, "SubState"),
+                text(t, "Result"), fileState, Boolean.TRUE.equals(u.get("NeedDaemonReload")),
+                text(u, "FragmentPath"), instant(u, "ActiveEnterTimestamp"), text(t, "Type"), pid, status,
+                next, instant(t, "LastTriggerUSec"),
+                name.endsWith(".timer") ? text(t, "Unit") : "");
+    }
+
+    @Override
+    public Optional<UnitState> loadedUnit(String name) throws SystemdException {
+        try {
+            bus.call(name, Bus.MANAGER_PATH, Bus.MANAGER, "GetUnit", true, "s", name);
+        } catch (SystemdException e) {
+            if (e.errorName().orElse("").equals("org.freedesktop.systemd1.NoSuchUnit")) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+        return Optional.of(unit(name));
+    }
+
+    @Override
+    public List<UnitState> units(List<String> names) throws SystemdException {
+        List<UnitState> out = new ArrayList<>(names.size());
+        for (String n : names) {
+            out.add(unit(n));
+        }
+        return out;
+    }
+
+    private static String text(Map<String, Object> props, String key) {
+        Object v = props.get(key);
+        return v == null ? "" : String.valueOf(v);
+    }
+
+    private static long number(Map<String, Object> props, String key) {
+        return props.get(key) instanceof Long l ? l : 0;
+    }
+
+    /** A realtime µs timestamp; 0 and infinity mean "none". */
+    private static Optional<Instant> instant(Map<String, Object> props, String key) {
+        long us = number(props, key);
+        if (us <= 0 || us == Long.MAX_VALUE) {
+            return Optional.empty();
+        }
+        return Optional.of(Instant.ofEpochSecond(us / 1_000_000, (us % 1_000_000) * 1000));
+    }
+
+    // ---- mutations ----------------------------------------------------------------------------------
+
+    @Override
+    public void reload() throws SystemdException {
+        mutating.incrementAndGet();
+        bus.call("", Bus.MANAGER_PATH, Bus.MANAGER, "Reload", false, null);
+        LOG.debug("systemd reloaded");
+    }
+
+    @Override
+    public boolean enable(List<String> names) throws SystemdException {
+        mutating.incrementAndGet();
+        Object[] r = bus.call(String.join(",", names), Bus.MANAGER_PATH, Bus.MANAGER, "EnableUnitFiles", false,
+                "asbb", Bus.names(names), false, true);
+        return r.length > 1 && r[1] instanceof List<?> changes && !changes.isEmpty();
+    }
+
+    @Override
+    public boolean disable(List<String> names) throws SystemdException {
+        mutating.incrementAndGet();
+        Object[] r = bus.call(String.join(",", names), Bus.MANAGER_PATH, Bus.MANAGER, "DisableUnitFiles", false,
+                "asb", Bus.names(names), false);
+        return r.length > 0 && r[0] instanceof List<?> changes && !changes.isEmpty();
+    }
+
+    @Override
+    public JobResult start(String name, Duration timeout) throws SystemdException {
+        return job("StartUnit", name, timeout);
+    }
+
+    @Override
+    public JobResult stop(String name, Duration timeout) throws SystemdException {
+        return job("StopUnit", name, timeout);
+    }
+
+    @Override
+    public JobResult restart(String name, Duration timeout) throws SystemdException {
+        return job("RestartUnit", name, timeout);
+    }
+
+    @Override
+    public void resetFailed(String name) throws SystemdException {
+        mutating.incrementAndGet();
+        try {
+            bus.call(name, Bus.MANAGER_PATH, Bus.MANAGER, "ResetFailedUnit", false, "s", name);
+        } catch (SystemdException e) {
+            if (!e.errorName().orElse("").equals("org.freedesktop.systemd1.NoSuchUnit")) {
+                throw e;
+            }
+        }
+    }
+
+    /** Queues a job with the subscription in place, matches JobRemoved by path, then reads the unit. */
+    private JobResult job(String method, String name, Duration timeout) throws SystemdException {
+        mutating.incrementAndGet();
+        jobs.watch(name);     // before the call: JobRemoved may overtake the reply
+        String job = "";
+        try {
+            try {
+                job = Bus.path(bus.call(name, Bus.MANAGER_PATH, Bus.MANAGER, method, false, "ss", name, "replace")[0]);
+            } catch (SystemdException e) {
+                if (method.equals("StopUnit") && e.errorName().orElse("").equals("org.freedesktop.systemd1.NoSuchUnit")) {
+                    return new JobResult(name, "", JobOutcome.NONE, unit(name));
+                }
+                throw e;
+            }
+            CompletableFuture<String> end = jobs.future(job);
+            String result;
+            try {
+                result = end.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                throw new SystemdException(name, "", true, method + " " + name + ": job " + job
+                        + " did not finish within " + timeout.toSeconds() + "s", e);
+            } catch (ExecutionException e) {
+                throw new SystemdException(name, "", false, method + " " + name + ": " + e.getCause().getMessage(),
+                        e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SystemdException(name, "", false, method + " " + name + " was interrupted", e);
+            }
+            return new JobResult(name, job, JobOutcome.of(result), unit(name));
+        } finally {
+            jobs.unwatch(name);
+            if (!job.isEmpty()) {
+                jobs.forget(job);
+            }
+        }
+    }
+
+    @Override
+    public CallStatistics statistics() {
+        return new CallStatistics(bus.calls(), mutating.get(), bus.reconnects());
+    }
+}

@@ -1,0 +1,386 @@
+package io.steward.systemd.units.internal;
+
+import static io.steward.systemd.units.internal.Fixture.EXITS_1;
+import static io.steward.systemd.units.internal.Fixture.RUNS;
+import static io.steward.systemd.units.internal.Fixture.service;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.steward.supervision.AddonId;
+import io.steward.supervision.Resources;
+import io.steward.supervision.SupervisionState;
+import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import io.steward.systemd.ActiveState;
+import io.steward.systemd.CallStatistics;
+import io.steward.systemd.UnitState;
+import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.testing.SystemdSandbox;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The systemd_service and systemd_timer kinds against a real systemd (tools/systemd-sandbox.sh). */
+class SystemdKindsTest {
+    private static SystemdSandbox sandbox;
+    private static SystemdDbusManager systemd;
+    private Fixture f;
+
+    @BeforeAll
+    static void connect() throws Exception {
+        sandbox = SystemdSandbox.shared();
+        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+    }
+
+    @AfterAll
+    static void close() {
+        systemd.close();
+    }
+
+    @BeforeEach
+    void fixture() throws Exception {
+        f = new Fixture(sandbox.newDirectory("repo"), sandbox.newDirectory("data"), sandbox.newDirectory("priv"),
+                sandbox.unitDir(), systemd);
+    }
+
+    private static String newId() {
+        return "k" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private Path unit(String name) {
+        return sandbox.unitDir().resolve(name);
+    }
+
+    private Set<String> ownedFiles(String id) throws Exception {
+        Set<String> names = new TreeSet<>();
+        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
+            s.map(p -> sandbox.unitDir().relativize(p).toString()).filter(n -> n.contains("steward-" + id))
+                    .forEach(names::add);
+        }
+        return names;
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        Instant deadline = Instant.now().plusSeconds(30);
+        while (!condition.getAsBoolean()) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(100);     // polling a condition with a deadline, not a fixed wait
+        }
+    }
+
+    private static SupervisionStatus statusOf(UnitSupervisor s, String id) {
+        try {
+            return s.status(new AddonId(id));
+        } catch (SupervisionException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    // ---- service ----------------------------------------------------------------------------------
+
+    @Test
+    void serviceInstallUpgradeBrokenRollbackAndRemove() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        UnitSupervisor kind = f.supervisor("systemd_service");
+        RepoStager.publish(f.repo, id, "1.0", Map.of(name, service("v1"), "run.sh", RUNS));
+        RepoStager.publish(f.repo, id, "2.0", Map.of(name, service("v2"), "run.sh", RUNS, "extra", "2"));
+        RepoStager.publish(f.repo, id, "3.0", Map.of(name, service("v3"), "run.sh", EXITS_1));
+
+        SupervisionStatus s1 = kind.apply(f.record(id, "systemd_service", "1.0",
+                new Resources(OptionalDouble.of(50), OptionalLong.of(268435456), OptionalLong.of(64))));
+        assertEquals(SupervisionState.READY, s1.state(), s1.detail());
+        assertEquals("1.0", s1.activeVersion().orElseThrow());
+        String text = Files.readString(unit(name));
+        assertTrue(text.contains("ExecStart=" + f.layout.privilegedRoot().resolve(id).resolve("current/run.sh")),
+                "copied with @ADDON_HOME@ substituted: " + text);
+        assertFalse(Files.isSymbolicLink(unit(name)), "copied, never linked");
+        String dropIn = Files.readString(unit(name + ".d/50-steward-resources.conf"));
+        assertTrue(dropIn.contains("CPUQuota=50%") && dropIn.contains("MemoryMax=268435456")
+                && dropIn.contains("TasksMax=64"), dropIn);
+        UnitState v1 = systemd.unit(name);
+        assertEquals(ActiveState.ACTIVE, v1.activeState());
+        assertTrue(v1.enabled());
+
+        // already converged: no mutating call, no restart
+        CallStatistics before = systemd.statistics();
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1.0",
+                new Resources(OptionalDouble.of(50), OptionalLong.of(268435456), OptionalLong.of(64)))).state());
+        assertEquals(SupervisionState.READY, kind.status(new AddonId(id)).state());
+        assertEquals(0, systemd.statistics().minus(before).mutatingCalls());
+        assertEquals(v1.activeEnterTimestamp(), systemd.unit(name).activeEnterTimestamp());
+
+        // upgrade: restarted on the new version, drop-in gone with the limits
+        SupervisionStatus s2 = kind.apply(f.record(id, "systemd_service", "2.0"));
+        assertEquals(SupervisionState.READY, s2.state(), s2.detail());
+        assertEquals("2.0", s2.activeVersion().orElseThrow());
+        UnitState v2 = systemd.unit(name);
+        assertNotEquals(v1.mainPid(), v2.mainPid());
+        assertFalse(Files.exists(unit(name + ".d")));
+        Path privCurrent = f.layout.privilegedRoot().resolve(id).resolve("current");
+        assertEquals("2", Files.readString(privCurrent.resolve("extra")));
+
+        // a broken version: its ExecStart exits 1 → rolled back to 2.0, active again
+        SupervisionException broken = assertThrows(SupervisionException.class,
+                () -> kind.apply(f.record(id, "systemd_service", "3.0")));
+        assertEquals(Disposition.TRANSIENT, broken.disposition());
+        UnitState back = systemd.unit(name);
+        assertEquals(ActiveState.ACTIVE, back.activeState(), back.describe());
+        assertEquals("2", Files.readString(privCurrent.resolve("extra")), "root-owned current rolled back");
+        assertTrue(Files.readString(f.layout.addonHome(new AddonId(id)).resolve("current/extra")).equals("2"),
+                "current rolled back");
+        assertTrue(Files.readString(unit(name)).contains("Description=v2"), "unit bytes restored");
+        SupervisionStatus after = kind.status(new AddonId(id));
+        assertEquals(SupervisionState.READY, after.state(), after.detail());
+        assertEquals("2.0", after.activeVersion().orElseThrow());
+
+        // removal: every unit and drop-in gone, systemd forgot it
+        kind.remove(new AddonId(id));
+        assertEquals(Set.of(), ownedFiles(id));
+        assertEquals("not-found", systemd.unit(name).loadState());
+        assertFalse(Files.exists(f.layout.privilegedRoot().resolve(id)));
+        assertFalse(Files.exists(kind.recordFile(new AddonId(id))));
+        assertEquals(SupervisionState.PENDING, kind.status(new AddonId(id)).state());
+    }
+
+    @Test
+    void aFailedFirstInstallLeavesNoUnitBehind() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        UnitSupervisor kind = f.supervisor("systemd_service");
+        RepoStager.publish(f.repo, id, "1.0", Map.of(name, service("broken"), "run.sh", EXITS_1));
+        assertThrows(SupervisionException.class, () -> kind.apply(f.record(id, "systemd_service", "1.0")));
+        assertEquals(Set.of(), ownedFiles(id));
+        assertFalse(Files.exists(f.layout.addonHome(new AddonId(id)).resolve("current")));
+        assertFalse(Files.exists(f.layout.privilegedRoot().resolve(id).resolve("current")));
+        assertFalse(Files.exists(kind.recordFile(new AddonId(id))));
+    }
+
+    @Test
+    void aUnitRenamedByAnUpdateIsRemovedOnceTheNewOneRuns() throws Exception {
+        String id = newId();
+        String a = "steward-" + id + "-a.service";
+        String b = "steward-" + id + "-b.service";
+        UnitSupervisor kind = f.supervisor("systemd_service");
+        RepoStager.publish(f.repo, id, "1", Map.of(a, service("a"), "run.sh", RUNS));
+        RepoStager.publish(f.repo, id, "2", Map.of(b, service("b"), "run.sh", RUNS));
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1")).state());
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "2")).state());
+        assertEquals(Set.of(b, "multi-user.target.wants/" + b), ownedFiles(id));
+        assertEquals(ActiveState.INACTIVE, systemd.unit(a).activeState());
+        assertEquals("not-found", systemd.unit(a).loadState());
+        assertEquals(ActiveState.ACTIVE, systemd.unit(b).activeState());
+        kind.remove(new AddonId(id));
+        assertEquals(Set.of(), ownedFiles(id));
+    }
+
+    @Test
+    void unitsStoppedDisabledOrDeletedByHandAreReportedAndHealed() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        UnitSupervisor kind = f.supervisor("systemd_service");
+        RepoStager.publish(f.repo, id, "1", Map.of(name, service("heal"), "run.sh", RUNS));
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1")).state());
+
+        sandbox.systemctl("stop", name);
+        SupervisionStatus stopped = kind.status(new AddonId(id));
+        assertEquals(SupervisionState.FAILED, stopped.state(), stopped.detail());   // core re-applies on FAILED
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1")).state());
+        assertEquals(ActiveState.ACTIVE, systemd.unit(name).activeState());
+
+        sandbox.systemctl("disable", name);
+        assertEquals(SupervisionState.PENDING, kind.status(new AddonId(id)).state());
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1")).state());
+        assertTrue(systemd.unit(name).enabled());
+
+        Files.delete(unit(name));
+        assertEquals(SupervisionState.PENDING, kind.status(new AddonId(id)).state());
+        assertEquals(SupervisionState.READY, kind.apply(f.record(id, "systemd_service", "1")).state());
+        assertTrue(Files.isRegularFile(unit(name)));
+        kind.remove(new AddonId(id));
+    }
+
+    @Test
+    void adoptReattachesWithoutRestartOrMutation() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        RepoStager.publish(f.repo, id, "1", Map.of(name, service("adopt"), "run.sh", RUNS));
+        assertEquals(SupervisionState.READY, f.supervisor("systemd_service")
+                .apply(f.record(id, "systemd_service", "1")).state());
+        UnitState before = systemd.unit(name);
+        CallStatistics calls = systemd.statistics();
+        UnitSupervisor next = f.supervisor("systemd_service");     // the bundle came back
+        assertEquals(SupervisionState.READY, next.adopt(f.record(id, "systemd_service", "1")).state());
+        assertEquals(SupervisionState.READY, next.apply(f.record(id, "systemd_service", "1")).state());
+        assertEquals(0, systemd.statistics().minus(calls).mutatingCalls());
+        UnitState after = systemd.unit(name);
+        assertEquals(before.activeEnterTimestamp(), after.activeEnterTimestamp());
+        assertEquals(before.mainPid(), after.mainPid());
+        next.remove(new AddonId(id));
+    }
+
+    // ---- refusals ----------------------------------------------------------------------------------
+
+    private void assertRefusedWithNothingWritten(String id, String kindName, Map<String, String> files)
+            throws Exception {
+        UnitSupervisor kind = f.supervisor(kindName);
+        RepoStager.publish(f.repo, id, "1", files);
+        Set<String> unitsBefore = new TreeSet<>();
+        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
+            s.forEach(p -> unitsBefore.add(p.toString()));
+        }
+        SupervisionException e = assertThrows(SupervisionException.class,
+                () -> kind.apply(f.record(id, kindName, "1")));
+        assertEquals(Disposition.PERMANENT, e.disposition(), e.getMessage());
+        Set<String> unitsAfter = new TreeSet<>();
+        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
+            s.forEach(p -> unitsAfter.add(p.toString()));
+        }
+        assertEquals(unitsBefore, unitsAfter, "nothing written into the unit directory");
+        try (Stream<Path> s = Files.list(f.layout.privilegedRoot())) {
+            assertEquals(0, s.count(), "nothing written into the privileged root");
+        }
+        assertFalse(Files.exists(f.layout.addonHome(new AddonId(id)).resolve("current")), "current not switched");
+    }
+
+    @Test
+    void anUnconventionalUnitNameIsRefusedForInstallAndUninstall() throws Exception {
+        String id = newId();
+        assertRefusedWithNothingWritten(id, "systemd_service", Map.of("ssh.service", service("x"), "run.sh", RUNS));
+        SupervisionException e = assertThrows(SupervisionException.class,
+                () -> f.installer.uninstall(new AddonId(id), List.of("steward-" + id + ".service", "ssh.service"),
+                        false));
+        assertEquals(Disposition.PERMANENT, e.disposition());
+        assertTrue(e.getMessage().contains("ssh.service"), e.getMessage());
+    }
+
+    @Test
+    void anExecPathIntoTheDataDirectoryIsRefused() throws Exception {
+        String id = newId();
+        assertRefusedWithNothingWritten(id, "systemd_service", Map.of("steward-" + id + ".service",
+                "[Service]\nExecStartPre=/bin/true\nExecStart=-" + f.layout.data().resolve("addons/" + id
+                        + "/current/run.sh") + " --x\n", "run.sh", RUNS));
+        String id2 = newId();
+        assertRefusedWithNothingWritten(id2, "systemd_service", Map.of("steward-" + id2 + ".service",
+                "[Service]\nExecStart=/bin/sh -c true\nExecStartPost=\"@ADDON_STATE@/hook\" \\\n  arg\n",
+                "run.sh", RUNS));
+    }
+
+    @Test
+    void aTimerWhoseUnitIsNotShippedIsRefused() throws Exception {
+        String id = newId();
+        assertRefusedWithNothingWritten(id, "systemd_timer", Map.of(
+                "steward-" + id + ".timer", "[Timer]\nOnActiveSec=1\nUnit=ssh.service\n",
+                "steward-" + id + ".service", "[Service]\nType=oneshot\nExecStart=/bin/true\n", "run.sh", RUNS));
+    }
+
+    // ---- timer ---------------------------------------------------------------------------------------
+
+    @Test
+    void timerIsScheduledFiresAndAFailingRunSurfacesAsFailed() throws Exception {
+        String id = newId();
+        String timer = "steward-" + id + ".timer";
+        String svc = "steward-" + id + ".service";
+        String timerText = "[Timer]\nOnActiveSec=1\nOnUnitActiveSec=1\nAccuracySec=1ms\n[Install]\n"
+                + "WantedBy=timers.target\n";
+        UnitSupervisor kind = f.supervisor("systemd_timer");
+        RepoStager.publish(f.repo, id, "1", Map.of(timer, timerText, svc,
+                "[Service]\nType=oneshot\nExecStart=@ADDON_HOME@/run.sh\n", "run.sh", "#!/bin/sh\nexit 0\n"));
+        RepoStager.publish(f.repo, id, "2", Map.of(timer, timerText, svc,
+                "[Service]\nType=oneshot\nExecStart=@ADDON_HOME@/run.sh\n", "run.sh", EXITS_1));
+
+        SupervisionStatus s = kind.apply(f.record(id, "systemd_timer", "1"));
+        assertEquals(SupervisionState.READY, s.state(), s.detail());
+        UnitState t = systemd.unit(timer);
+        assertEquals("waiting", t.subState());
+        assertTrue(t.nextElapse().isPresent() || t.lastTrigger().isPresent(), t.toString());
+        assertTrue(t.enabled());
+        assertTrue(kind.status(new AddonId(id)).detail().contains("next run at"), s.detail());
+
+        await("the timer fired", () -> {
+            try {
+                return systemd.unit(timer).lastTrigger().isPresent();
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        assertEquals(SupervisionState.READY, kind.status(new AddonId(id)).state());
+
+        SupervisionStatus s2 = kind.apply(f.record(id, "systemd_timer", "2"));
+        assertEquals("2", s2.activeVersion().orElseThrow());
+        await("a failing run surfaces as failed", () -> statusOf(kind, id).state() == SupervisionState.FAILED);
+        SupervisionStatus failed = kind.status(new AddonId(id));
+        assertTrue(failed.detail().contains("failed") && failed.detail().contains("next run at")
+                || failed.detail().contains("failed"), failed.detail());
+        assertTrue(systemd.unit(timer).active(), "the timer keeps waiting while the add-on is failed");
+
+        kind.remove(new AddonId(id));
+        assertEquals(Set.of(), ownedFiles(id));
+        assertEquals("not-found", systemd.unit(timer).loadState());
+    }
+
+    // ---- crash ---------------------------------------------------------------------------------------
+
+    @Test
+    void killedMidInstallTheRestartedAgentConvergesWithoutOrphans() throws Exception {
+        String id = newId();
+        String a = "steward-" + id + "-a.service";
+        String b = "steward-" + id + "-b.service";
+        RepoStager.publish(f.repo, id, "1", Map.of(a, service("a"), "run.sh", RUNS));
+        RepoStager.publish(f.repo, id, "2", Map.of(b, service("b"), "run.sh", RUNS));
+        assertEquals(SupervisionState.READY, f.supervisor("systemd_service")
+                .apply(f.record(id, "systemd_service", "1")).state());
+
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), sandbox.address(),
+                f.repo.toString(), f.layout.data().toString(), f.layout.privilegedRoot().toString(),
+                sandbox.unitDir().toString(), id, "systemd_service", "2").redirectErrorStream(true).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            StringBuilder seen = new StringBuilder();
+            String line;
+            while ((line = out.readLine()) != null && !line.equals(CrashChild.MARKER)) {
+                seen.append(line).append('\n');
+            }
+            assertEquals(CrashChild.MARKER, line, "the child reached the crash point; it printed:\n" + seen);
+            child.destroyForcibly();    // SIGKILL: no shutdown hook, no cleanup
+            assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        }
+        assertTrue(Files.exists(unit(b)), "the child had written the new unit");
+
+        UnitSupervisor restarted = f.supervisor("systemd_service");
+        SupervisionStatus interrupted = restarted.status(new AddonId(id));
+        assertEquals(SupervisionState.FAILED, interrupted.state(), interrupted.detail());
+        SupervisionStatus s = restarted.apply(f.record(id, "systemd_service", "2"));
+        assertEquals(SupervisionState.READY, s.state(), s.detail());
+        assertEquals(Set.of(b, "multi-user.target.wants/" + b), ownedFiles(id), "no orphan unit");
+        assertEquals(ActiveState.ACTIVE, systemd.unit(b).activeState());
+        assertEquals("not-found", systemd.unit(a).loadState());
+        restarted.remove(new AddonId(id));
+        assertEquals(Set.of(), ownedFiles(id));
+    }
+}
