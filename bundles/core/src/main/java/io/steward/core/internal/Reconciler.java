@@ -150,9 +150,9 @@ public final class Reconciler implements SupervisionService {
                 Duration.ofSeconds(config.retry_max_seconds()), 0.2);
         loop.execute(this::open);
         if (automatic) {
+            // the first pass comes with the first source or dispatcher to bind, or with the timer
             loop.scheduleWithFixedDelay(this::reconcileSoon, config.interval_seconds(), config.interval_seconds(),
                     TimeUnit.SECONDS);
-            reconcileSoon();
         }
         LOG.info("Reconciler started on {} ({}, interval {}s)", layout.data(),
                 automatic ? "agent" : "one-shot " + command, config.interval_seconds());
