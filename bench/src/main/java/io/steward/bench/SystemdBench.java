@@ -29,6 +29,16 @@ public final class SystemdBench {
     private SystemdBench() {
     }
 
+    /** The same add-on both ways: a long-running program, of the given service type. */
+    static String unit(String type, String execStart) {
+        String notify = type.equals("notify") ? "NotifyAccess=all\n" : "";
+        return "[Service]\nType=" + type + "\n" + notify + "ExecStart=" + execStart + "\n[Install]\nWantedBy=multi-user.target\n";
+    }
+
+    static String script(String type) {
+        return type.equals("notify") ? "#!/bin/sh\nsystemd-notify --ready\nexec sleep 3600\n" : "#!/bin/sh\nexec sleep 3600\n";
+    }
+
     public static void main(String[] args) throws Exception {
         String bus = args[0];
         String sandboxPid = args[1];
@@ -36,6 +46,7 @@ public final class SystemdBench {
         Path work = Path.of(args[3]);
         int n = Integer.parseInt(args[4]);
         long confirm = Long.parseLong(args[5]);
+        String type = args.length > 6 ? args[6] : "simple";    // simple: a settle window; notify: READY=1
 
         // ---- upstream: cp + daemon-reload + enable --now per add-on
         Path upstreamRoot = Files.createDirectories(work.resolve("upstream"));
@@ -44,9 +55,9 @@ public final class SystemdBench {
             String unit = "steward-bu" + i + ".service";
             Path home = Files.createDirectories(upstreamRoot.resolve("bu" + i));
             Path run = home.resolve("run.sh");
-            Files.writeString(run, "#!/bin/sh\nexec sleep 3600\n");
+            Files.writeString(run, script(type));
             Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.writeString(unitDir.resolve(unit), "[Service]\nExecStart=" + run + "\n[Install]\nWantedBy=multi-user.target\n");
+            Files.writeString(unitDir.resolve(unit), unit(type, run.toString()));
             systemctl(sandboxPid, "daemon-reload");
             systemctl(sandboxPid, "enable", "--now", unit);
         }
@@ -85,10 +96,9 @@ public final class SystemdBench {
             String id = "bs" + i;
             Path artifact = Files.createDirectories(data.resolve("addons").resolve(id).resolve("versions/1.0"));
             Path run = artifact.resolve("run.sh");
-            Files.writeString(run, "#!/bin/sh\nexec sleep 3600\n");
+            Files.writeString(run, script(type));
             Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.writeString(artifact.resolve("steward-" + id + ".service"),
-                    "[Service]\nExecStart=@ADDON_HOME@/run.sh\n[Install]\nWantedBy=multi-user.target\n");
+            Files.writeString(artifact.resolve("steward-" + id + ".service"), unit(type, "@ADDON_HOME@/run.sh"));
             records.add(record(cl, id, data));
         }
         Object before = statistics.invoke(manager);

@@ -25,15 +25,19 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Hashtable;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
@@ -46,8 +50,12 @@ import org.slf4j.LoggerFactory;
  * It writes into the unit directory and the privileged root of {@link HostLayout} and drives systemd
  * through {@link SystemdManager}; every request passes {@link UnitPolicy} first. Calls for one add-on are
  * serialized; different add-ons may proceed concurrently.
+ * <p>
+ * Like {@code io.steward.privileged.local}, it registers its {@link UnitInstaller} service only when the agent's
+ * effective uid is 0 (read from {@code /proc/self/status}); a non-root agent gets the updater's client instead
+ * ({@code io.steward.privileged.client}), and nothing shows up as unsatisfied.
  */
-@Component(service = UnitInstaller.class, configurationPid = LocalUnitInstaller.PID)
+@Component(service = {}, immediate = true, configurationPid = LocalUnitInstaller.PID)   // registers itself: root only
 @Designate(ocd = LocalUnitInstaller.Config.class)
 public final class LocalUnitInstaller implements UnitInstaller {
     static final String PID = "io.steward.systemd.installer";
@@ -57,7 +65,8 @@ public final class LocalUnitInstaller implements UnitInstaller {
     @ObjectClassDefinition(name = "Steward in-process unit installer")
     public @interface Config {
         @AttributeDefinition(description = "Milliseconds a started service must stay active (same main process) "
-                + "before it counts as running; catches programs that exit right after starting")
+                + "before it counts as running; catches programs that exit right after starting. Applies to "
+                + "Type=simple, exec and idle services: notify, forking, oneshot and dbus ones prove their start")
         long confirm_millis() default 300;
 
         @AttributeDefinition(description = "Refuse to run unless the agent is root (the unit directory is root's)")
@@ -67,25 +76,70 @@ public final class LocalUnitInstaller implements UnitInstaller {
     private final SystemdManager systemd;
     private final HostLayout layout;
     private final Duration confirm;
+    /** Service types whose start job completes before the program has shown it can run. */
+    private static final java.util.Set<String> SETTLING_TYPES = java.util.Set.of("simple", "exec", "idle");
     private final Map<AddonId, Object> locks = new ConcurrentHashMap<>();
+
+    /** The service registration; null outside OSGi and when the agent is not root. */
+    private final ServiceRegistration<UnitInstaller> registration;
 
     @Activate
     public LocalUnitInstaller(@Reference SystemdManager systemd, BundleContext context, Config config) {
-        this(systemd, HostLayout.from(context::getProperty), Duration.ofMillis(config.confirm_millis()));
-        if (config.require_root() && !"root".equals(System.getProperty("user.name"))) {
-            throw new IllegalStateException("the in-process unit installer needs root; the agent runs as "
-                    + System.getProperty("user.name"));
-        }
+        this(systemd, HostLayout.from(context::getProperty), Duration.ofMillis(config.confirm_millis()),
+                context, config.require_root());
     }
 
-    /** Outside OSGi (tests, benchmarks). */
+    /** Outside OSGi (tests, benchmarks, the root updater). */
     public LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm) {
+        this(systemd, layout, confirm, null, false);
+    }
+
+    private LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm, BundleContext context,
+                               boolean requireRoot) {
         this.systemd = Objects.requireNonNull(systemd, "systemd");
         this.layout = Objects.requireNonNull(layout, "layout");
         if (confirm.isNegative()) {
             throw new IllegalArgumentException("confirm.millis must not be negative: " + confirm.toMillis());
         }
         this.confirm = confirm;
+        OptionalLong uid = requireRoot ? effectiveUid(Path.of("/proc/self/status")) : OptionalLong.of(0);
+        if (context == null) {
+            registration = null;
+        } else if (uid.isPresent() && uid.getAsLong() == 0) {
+            Hashtable<String, Object> properties = new Hashtable<>();
+            properties.put("privileged.mode", "in-process");
+            registration = context.registerService(UnitInstaller.class, this, properties);
+        } else {
+            registration = null;
+            LOG.info("In-process unit installer not registered: the agent runs as uid {} (the updater's client "
+                    + "installs units)", uid.isPresent() ? uid.getAsLong() : "unknown");
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (registration != null) {
+            try {
+                registration.unregister();
+            } catch (IllegalStateException e) {
+                // already gone with the bundle
+            }
+        }
+    }
+
+    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}). */
+    static OptionalLong effectiveUid(Path procStatus) {
+        try {
+            for (String line : Files.readAllLines(procStatus, StandardCharsets.US_ASCII)) {
+                if (line.startsWith("Uid:")) {
+                    String[] f = line.substring(4).trim().split("\\s+");
+                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc: not Linux
+        }
+        return OptionalLong.empty();
     }
 
     private Object lockFor(AddonId id) {
@@ -281,7 +335,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + unit
                     + " is not running after its job: " + first.describe());
         }
-        if (confirm.isZero() || !unit.endsWith(".service") || oneshotDone) {
+        // only where a finished start job does not prove the program started well does the unit need to
+        // stay up for a moment: Type=notify (READY=1), forking, oneshot and dbus services have proved it
+        if (confirm.isZero() || !unit.endsWith(".service") || oneshotDone || !SETTLING_TYPES.contains(first.serviceType())) {
             return first;
         }
         try {

@@ -23,21 +23,22 @@ import java.util.stream.Stream;
  * The root-owned copy of an add-on that units execute from: {@code <privileged-root>/<id>/versions/<name>}
  * with a {@code current} link swapped atomically. A version directory is written once (temp dir, then
  * rename) and identified by a digest of its tree, so a re-published version with other bytes gets a new
- * directory instead of overwriting one a rollback may return to.
+ * directory instead of overwriting one a rollback may return to. Public for the root updater, which uses it
+ * outside OSGi (this package is not exported).
  */
-final class PrivilegedTree {
+public final class PrivilegedTree {
     private final Path addonRoot;
 
-    PrivilegedTree(Path privilegedRoot, String id) {
+    public PrivilegedTree(Path privilegedRoot, String id) {
         this.addonRoot = privilegedRoot.resolve(id);
     }
 
-    Path current() {
+    public Path current() {
         return addonRoot.resolve("current");
     }
 
     /** Where {@code current} points now (relative target resolved), if it exists. */
-    Optional<Path> currentTarget() throws IOException {
+    public Optional<Path> currentTarget() throws IOException {
         Path link = current();
         if (!Files.isSymbolicLink(link)) {
             return Optional.empty();
@@ -46,7 +47,7 @@ final class PrivilegedTree {
     }
 
     /** The version directory for {@code source}, named {@code <name>} or {@code <name>-<digest prefix>}. */
-    Path versionFor(Path source, String digest) throws IOException {
+    public Path versionFor(Path source, String digest) throws IOException {
         String name = source.getFileName().toString();
         Path plain = addonRoot.resolve("versions").resolve(name);
         if (!Files.exists(plain, LinkOption.NOFOLLOW_LINKS) || digest.equals(readDigest(plain))) {
@@ -65,12 +66,12 @@ final class PrivilegedTree {
     }
 
     /** True when {@code version} exists and holds the tree with {@code digest}. */
-    boolean holds(Path version, String digest) throws IOException {
+    public boolean holds(Path version, String digest) throws IOException {
         return Files.isDirectory(version, LinkOption.NOFOLLOW_LINKS) && digest.equals(readDigest(version));
     }
 
     /** Copies {@code source} to {@code version} (temp dir, then rename); regular files and directories only. */
-    void materialise(Path source, Path version, String digest) throws IOException {
+    public void materialise(Path source, Path version, String digest) throws IOException {
         Files.createDirectories(version.getParent());
         if (holds(version, digest)) {
             return;
@@ -80,17 +81,36 @@ final class PrivilegedTree {
             copyTree(source, tmp);
             deleteTree(version);
             Files.move(tmp, version, StandardCopyOption.ATOMIC_MOVE);
-            Path marker = version.resolveSibling(version.getFileName() + ".sha256");
-            Path mtmp = marker.resolveSibling(marker.getFileName() + ".tmp");
-            Files.writeString(mtmp, digest + "\n");
-            Files.move(mtmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            writeDigest(version, digest);
         } finally {
             deleteTree(tmp);
         }
     }
 
+    /**
+     * Like {@link #materialise}, but moves {@code extracted} (a verified tree on the same file system, e.g. one
+     * the root updater extracted from the artifact) instead of copying it; {@code extracted} is gone afterwards.
+     */
+    public void adopt(Path extracted, Path version, String digest) throws IOException {
+        Files.createDirectories(version.getParent());
+        if (holds(version, digest)) {
+            deleteTree(extracted);
+            return;
+        }
+        deleteTree(version);
+        Files.move(extracted, version, StandardCopyOption.ATOMIC_MOVE);
+        writeDigest(version, digest);
+    }
+
+    private static void writeDigest(Path version, String digest) throws IOException {
+        Path marker = version.resolveSibling(version.getFileName() + ".sha256");
+        Path mtmp = marker.resolveSibling(marker.getFileName() + ".tmp");
+        Files.writeString(mtmp, digest + "\n");
+        Files.move(mtmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
     /** Points {@code current} at {@code version} (relative link, atomic rename), or removes it for empty. */
-    void point(Optional<Path> version) throws IOException {
+    public void point(Optional<Path> version) throws IOException {
         Path link = current();
         if (version.isEmpty()) {
             Files.deleteIfExists(link);
@@ -104,18 +124,18 @@ final class PrivilegedTree {
     }
 
     /** Deletes a version directory and its marker. */
-    void deleteVersion(Path version) throws IOException {
+    public void deleteVersion(Path version) throws IOException {
         deleteTree(version);
         Files.deleteIfExists(version.resolveSibling(version.getFileName() + ".sha256"));
     }
 
     /** Deletes everything of the add-on. */
-    void deleteAll() throws IOException {
+    public void deleteAll() throws IOException {
         deleteTree(addonRoot);
     }
 
     /** SHA-256 over the sorted relative paths, executable bits and bytes of the regular files of a tree. */
-    static String digest(Path root) throws IOException {
+    public static String digest(Path root) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -164,7 +184,7 @@ final class PrivilegedTree {
         });
     }
 
-    static void deleteTree(Path root) throws IOException {
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
