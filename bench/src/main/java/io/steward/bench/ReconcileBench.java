@@ -102,7 +102,9 @@ public final class ReconcileBench {
         props.put("steward.etc", etc.toString());
         Framework fw = framework(tmp.resolve("cache"), props);
         List<Bundle> bundles = new ArrayList<>();
-        for (Path jar : jars(home.resolve("bundle"))) {
+        List<Path> all = new ArrayList<>(jars(home.resolve("bundle")));
+        all.addAll(jars(home.resolve("deploy")));    // the supervision kinds
+        for (Path jar : all) {
             String name = jar.getFileName().toString();
             if (!name.contains("gogo.shell") && !name.contains("fileinstall")) {
                 bundles.add(fw.getBundleContext().installBundle(jar.toUri().toString()));
@@ -111,6 +113,16 @@ public final class ReconcileBench {
         for (Bundle b : bundles) {
             b.start();
         }
+        try {
+            return measure(fw, n);
+        } finally {
+            fw.stop();
+            fw.waitForStop(10_000);
+            delete(tmp);
+        }
+    }
+
+    private static long measure(Framework fw, int n) throws Exception {
         BundleContext ctx = fw.getBundleContext();
         ServiceReference<?> ref = await(() -> ctx.getServiceReference("io.steward.supervision.SupervisionService"));
         Object service = ctx.getService(ref);
@@ -133,9 +145,6 @@ public final class ReconcileBench {
             pass(reconcile, service);
             times[i] = System.nanoTime() - t0;
         }
-        fw.stop();
-        fw.waitForStop(10_000);
-        delete(tmp);
         java.util.Arrays.sort(times);
         return times[RUNS / 2];
     }

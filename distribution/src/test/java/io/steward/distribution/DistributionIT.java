@@ -9,11 +9,16 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -21,6 +26,13 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import java.util.jar.Attributes;
+import java.util.jar.JarEntry;
+import java.util.jar.JarInputStream;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -128,26 +140,245 @@ class DistributionIT {
         assertEquals("", run.stdout(), run::toString);
     }
 
+    /** The supervision kinds live in deploy/ (FileInstall's folder), every other bundle in bundle/. */
+    @Test
+    void theKindsAreInDeployAndEveryOtherBundleInBundle() throws IOException {
+        assertEquals(List.of(KIND_PREFIX + "config.toggle", KIND_PREFIX + "ephemeral.helper", KIND_PREFIX + "sidecar",
+                KIND_PREFIX + "systemd.service", KIND_PREFIX + "systemd.timer"), jarNames(HOME.resolve("deploy")));
+        List<String> bundles = jarNames(HOME.resolve("bundle"));
+        assertTrue(bundles.contains("io.steward.core") && bundles.contains("org.apache.felix.fileinstall"),
+                bundles::toString);
+        assertTrue(bundles.stream().noneMatch(b -> b.startsWith(KIND_PREFIX)), bundles::toString);
+    }
+
+    /**
+     * The hot swap, black box: 'steward run' supervises a signed sidecar (made with the distribution's own
+     * keygen and pack); the sidecar kind's jar in deploy/ is replaced by one with a higher Bundle-Version;
+     * FileInstall updates the bundle, the new kind adopts the sidecar (same pid, still ready). SIGTERM stops
+     * the agent, not the sidecar, and the next agent (FileInstall installing deploy/ as it starts) adopts it
+     * again. One-shot plan sees the kind in deploy/ before all that.
+     */
+    @Test
+    void aSidecarKeepsItsPidWhileFileInstallUpdatesItsKindAndAfterTheAgentStops() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        Path etc = tmp.resolve("etc");
+        Path keys = Files.createDirectories(tmp.resolve("keys"));
+        Run keygen = steward(home, data, "keygen", "--out", keys.resolve("it").toString());
+        assertEquals(0, keygen.exit(), keygen::toString);
+        Files.createDirectories(etc.resolve("trust"));
+        Files.copy(keys.resolve("it.pub.pem"), etc.resolve("trust/it.pem"));
+        Path addon = Files.createDirectories(tmp.resolve("hot-car"));
+        Files.writeString(addon.resolve("addon.json"), "{\"id\": \"hot-car\", \"version\": \"1.0.0\", "
+                + "\"supervision\": \"sidecar\", \"binary\": \"run.sh\"}\n");
+        Files.writeString(addon.resolve("run.sh"), "#!/bin/sh\necho $$ >> \"$STEWARD_ADDON_STATE/pids\"\n"
+                + "exec sleep 3600\n");
+        Files.setPosixFilePermissions(addon.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path artifact = tmp.resolve("hot-car-1.0.0.tar.gz");
+        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.pem").toString(),
+                "--out", artifact.toString(), "--json");
+        assertEquals(0, pack.exit(), pack::toString);
+        JsonObject packed = json(pack);
+        Files.writeString(etc.resolve("assignments.json"), "{\"revision\":\"hot-1\",\"addons\":[{\"id\":\"hot-car\","
+                + "\"version\":\"1.0.0\",\"supervision\":\"sidecar\",\"artifact\":{\"url\":\"" + artifact.toUri()
+                + "\",\"sha256\":\"" + packed.get("sha256").getAsString() + "\",\"signature\":\""
+                + packed.get("signature").getAsString() + "\",\"key\":\"" + packed.get("key").getAsString() + "\"}}]}\n");
+
+        Run plan = steward(home, data, "plan", "--json");
+        assertEquals(0, plan.exit(), plan::toString);
+        assertEquals("install", json(plan).getAsJsonArray("steps").get(0).getAsJsonObject().get("action").getAsString(),
+                "one-shot plan sees the sidecar kind of deploy/: " + plan);
+
+        Path sidecarJar = onlyJar(home.resolve("deploy"), "io.steward.supervision.sidecar");
+        Path log = tmp.resolve("agent-1.err");
+        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"), log).start();
+        long pid = 0;
+        try {
+            JsonObject ready = awaitStatus(home, data, "ready");
+            pid = pid(data);
+            assertTrue(ready.get("detail").getAsString().contains("pid " + pid), ready::toString);
+            assertTrue(alive(pid), "the sidecar runs as pid " + pid);
+            String original = bundleVersion(sidecarJar);
+            awaitLog(log, "Kind sidecar is served by io.steward.supervision.sidecar " + original);
+
+            // a rebuilt kind with a higher Bundle-Version, renamed over the old jar
+            String bumped = bump(original);
+            Path staged = tmp.resolve("sidecar-bumped.jar");
+            rewriteVersion(sidecarJar, staged, bumped);
+            Files.move(staged, sidecarJar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            awaitLog(log, "Add-on hot-car adopted by io.steward.supervision.sidecar " + bumped + ": ready");
+            JsonObject after = status(home, data);
+            assertEquals("ready", after.get("state").getAsString(), after::toString);
+            assertTrue(after.get("detail").getAsString().contains("pid " + pid), after::toString);
+            assertEquals(pid, pid(data));
+            assertTrue(alive(pid), "the sidecar still runs as pid " + pid);
+
+            // SIGTERM stops the agent, not the add-on
+            agent.destroy();
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+            assertTrue(alive(pid), "the sidecar outlives the agent");
+
+            // the next agent: FileInstall installs deploy/ as it starts, the kind adopts the same process
+            Path log2 = tmp.resolve("agent-2.err");
+            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            awaitLog(log2, "Add-on hot-car adopted by io.steward.supervision.sidecar " + bumped + ": ready");
+            JsonObject again = awaitStatus(home, data, "ready");
+            assertTrue(again.get("detail").getAsString().contains("pid " + pid), again::toString);
+            assertEquals(List.of(Long.toString(pid)), Files.readAllLines(data.resolve("addons/hot-car/state/pids")),
+                    "the sidecar was started once");
+            agent.destroy();
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+            assertTrue(alive(pid), "the sidecar outlives the agent");
+        } finally {
+            if (agent.isAlive()) {
+                agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            if (pid > 0) {
+                new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static final String KIND_PREFIX = "io.steward.supervision.";
+
+    /** The symbolic names of the jars in {@code dir} (file names without "-version.jar"), sorted. */
+    private static List<String> jarNames(Path dir) throws IOException {
+        try (Stream<Path> jars = Files.list(dir)) {
+            return jars.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".jar"))
+                    .map(n -> n.replaceFirst("-[0-9][^-]*(-SNAPSHOT)?\\.jar$", "")).sorted().toList();
+        }
+    }
+
+    /** A private copy of the distribution (its deploy/ is changed by the test), used through STEWARD_HOME. */
+    private Path privateHome() throws IOException {
+        Path home = tmp.resolve("home");
+        for (String dir : List.of("bin", "bundle", "deploy")) {
+            Files.createDirectories(home.resolve(dir));
+            try (Stream<Path> files = Files.list(HOME.resolve(dir))) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, home.resolve(dir).resolve(f.getFileName().toString()),
+                            StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+        return home;
+    }
+
+    private static Path onlyJar(Path dir, String symbolicName) throws IOException {
+        try (Stream<Path> jars = Files.list(dir)) {
+            List<Path> found = jars.filter(p -> p.getFileName().toString().startsWith(symbolicName + "-")).toList();
+            assertEquals(1, found.size(), found::toString);
+            return found.get(0);
+        }
+    }
+
+    private static String bundleVersion(Path jar) throws IOException {
+        try (InputStream in = Files.newInputStream(jar); JarInputStream j = new JarInputStream(in)) {
+            return j.getManifest().getMainAttributes().getValue("Bundle-Version");
+        }
+    }
+
+    /** major.minor.micro[.qualifier] with micro + 1. */
+    private static String bump(String version) {
+        String[] parts = version.split("\\.", 4);
+        return parts[0] + "." + parts[1] + "." + (Integer.parseInt(parts[2]) + 1) + (parts.length > 3 ? "." + parts[3] : "");
+    }
+
+    /** A copy of {@code jar} whose manifest says Bundle-Version {@code version}; every other entry as it is. */
+    private static void rewriteVersion(Path jar, Path out, String version) throws IOException {
+        try (InputStream in = Files.newInputStream(jar); JarInputStream j = new JarInputStream(in)) {
+            Manifest manifest = new Manifest(j.getManifest());
+            manifest.getMainAttributes().put(new Attributes.Name("Bundle-Version"), version);
+            try (OutputStream o = Files.newOutputStream(out); JarOutputStream w = new JarOutputStream(o, manifest)) {
+                for (JarEntry e = j.getNextJarEntry(); e != null; e = j.getNextJarEntry()) {
+                    w.putNextEntry(new JarEntry(e.getName()));
+                    j.transferTo(w);
+                    w.closeEntry();
+                }
+            }
+        }
+    }
+
+    /** The status object of hot-car from 'steward status --json'. */
+    private JsonObject status(Path home, Path data) throws IOException, InterruptedException {
+        Run status = steward(home, data, "status", "--json");
+        assertEquals(0, status.exit(), status::toString);
+        for (JsonElement a : json(status).getAsJsonArray("addons")) {
+            if (a.getAsJsonObject().get("id").getAsString().equals("hot-car")) {
+                return a.getAsJsonObject();
+            }
+        }
+        throw new AssertionError("hot-car is not in the status: " + status);
+    }
+
+    private JsonObject awaitStatus(Path home, Path data, String state) throws Exception {
+        JsonObject[] last = new JsonObject[1];
+        await("hot-car is " + state, Duration.ofSeconds(90), () -> {
+            try {
+                last[0] = status(home, data);
+                return last[0].get("state").getAsString().equals(state);
+            } catch (AssertionError | IOException | InterruptedException e) {
+                return false;
+            }
+        }, () -> String.valueOf(last[0]));
+        return last[0];
+    }
+
+    private static void awaitLog(Path log, String line) throws InterruptedException {
+        await("the agent logs \"" + line + "\"", Duration.ofSeconds(90), () -> {
+            try {
+                return Files.readString(log, StandardCharsets.UTF_8).contains(line);
+            } catch (IOException e) {
+                return false;
+            }
+        }, () -> {
+            try {
+                return "agent log:\n" + Files.readString(log, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return e.toString();
+            }
+        });
+    }
+
+    private static void await(String what, Duration deadline, BooleanSupplier condition, Supplier<String> diagnostic)
+            throws InterruptedException {
+        long end = System.nanoTime() + deadline.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - end > 0) {
+                fail("timed out after " + deadline.toSeconds() + " s waiting until " + what + "; " + diagnostic.get());
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** The pid the sidecar kind recorded for hot-car. */
+    private static long pid(Path data) throws IOException {
+        return JsonParser.parseString(Files.readString(data.resolve("state/sidecar/hot-car.json"))).getAsJsonObject()
+                .get("pid").getAsLong();
+    }
+
+    private static boolean alive(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Runs bin/steward with the roots in the temporary directory; waits with a deadline. */
     private Run steward(Path data, String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(HOME.resolve("bin/steward").toString()));
-        command.addAll(List.of(args));
-        command.addAll(List.of("--data", data.toString(), "--etc", tmp.resolve("etc").toString(),
-                "--trust", tmp.resolve("etc/trust").toString(), "--unit-dir", tmp.resolve("units").toString(),
-                "--privileged-root", tmp.resolve("privileged").toString()));
+        return steward(HOME, data, args);
+    }
+
+    /** Runs {@code home}'s bin/steward with the roots in the temporary directory; waits with a deadline. */
+    private Run steward(Path home, Path data, String... args) throws IOException, InterruptedException {
+        List<String> command = command(home, data, args);
         int n = ++runs;
         Path out = tmp.resolve("run-" + n + ".out");
         Path err = tmp.resolve("run-" + n + ".err");
-        ProcessBuilder builder = new ProcessBuilder(command)
-                .directory(tmp.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                .redirectOutput(out.toFile())
-                .redirectError(err.toFile());
-        builder.environment().remove("STEWARD_HOME"); // bin/steward finds its home itself
-        builder.environment().remove("STEWARD_JAVA_OPTS");
-        builder.environment().remove("DBUS_SYSTEM_BUS_ADDRESS");
-        builder.environment().put("STEWARD_COMMAND_TIMEOUT", "90");
-        Process process = builder.start();
+        Process process = builder(home, command, out, err).start();
         if (!process.waitFor(DEADLINE_SECONDS, TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             fail(String.join(" ", command) + " did not finish within " + DEADLINE_SECONDS + " s; stderr:\n"
@@ -155,6 +386,32 @@ class DistributionIT {
         }
         return new Run(command, process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
                 Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    private List<String> command(Path home, Path data, String... args) {
+        List<String> command = new ArrayList<>(List.of(home.resolve("bin/steward").toString()));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--data", data.toString(), "--etc", tmp.resolve("etc").toString(),
+                "--trust", tmp.resolve("etc/trust").toString(), "--unit-dir", tmp.resolve("units").toString(),
+                "--privileged-root", tmp.resolve("privileged").toString()));
+        return command;
+    }
+
+    private ProcessBuilder builder(Path home, List<String> command, Path out, Path err) {
+        ProcessBuilder builder = new ProcessBuilder(command)
+                .directory(tmp.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectOutput(out.toFile())
+                .redirectError(err.toFile());
+        builder.environment().remove("STEWARD_JAVA_OPTS");
+        builder.environment().remove("DBUS_SYSTEM_BUS_ADDRESS");
+        builder.environment().put("STEWARD_COMMAND_TIMEOUT", "90");
+        if (home.equals(HOME)) {
+            builder.environment().remove("STEWARD_HOME"); // bin/steward finds its home itself
+        } else {
+            builder.environment().put("STEWARD_HOME", home.toString());
+        }
+        return builder;
     }
 
     private static JsonObject json(Run run) {

@@ -17,8 +17,10 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.SupervisionService;
 import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -123,7 +125,7 @@ public class ConfigToggleIT extends PlatformTestSupport {
     public void stoppingTheKindBundleDetachesAndAKindBundleBackAdopts() throws Exception {
         givenTwoReadyAddons();
         reconcileNow(); // every pass requested so far has run: the ledger is settled
-        byte[] ledgerBefore = Files.readAllBytes(ledger());
+        Map<String, String> ledgerBefore = installedRecords(ledger());
         Map<String, Integer> othersBefore = otherBundleStates();
         Object coreServiceId = supervisionServiceId();
         Bundle toggle = installedBundle(WiringIT.CONFIG_TOGGLE_BUNDLE);
@@ -139,9 +141,9 @@ public class ConfigToggleIT extends PlatformTestSupport {
                     supervision().kinds().stream().noneMatch(k -> k.kind().equals("config_toggle")));
             assertEquals("the other bundles are untouched", othersBefore, otherBundleStates());
             assertEquals("core was not restarted", coreServiceId, supervisionServiceId());
-            byte[] ledgerAfterDetach = Files.readAllBytes(ledger());
+            Map<String, String> ledgerAfterDetach = installedRecords(ledger());
             assertEquals("what the ledger records as installed is unchanged by the detach",
-                    installedRecords(ledgerBefore), installedRecords(ledgerAfterDetach));
+                    ledgerBefore, ledgerAfterDetach);
         } finally {
             toggle.start();
         }
@@ -185,14 +187,14 @@ public class ConfigToggleIT extends PlatformTestSupport {
         assertNotEquals(Optional.of(SupervisionState.READY), state(TAP));
     }
 
-    /** addons.<id>.installed of a ledger.json, by id; the part a detach must never touch. */
-    private static Map<String, String> installedRecords(byte[] ledgerJson) {
-        JsonObject addons = JsonParser.parseString(new String(ledgerJson, StandardCharsets.UTF_8))
-                .getAsJsonObject().getAsJsonObject("addons");
+    /** The {@code installed} record of every ledger file, by id: the part a detach must never touch. */
+    private static Map<String, String> installedRecords(Path ledgerDir) throws IOException {
         Map<String, String> installed = new TreeMap<>();
-        if (addons != null) {
-            addons.entrySet().forEach(e -> installed.put(e.getKey(),
-                    String.valueOf(e.getValue().getAsJsonObject().get("installed"))));
+        try (java.util.stream.Stream<Path> files = Files.list(ledgerDir)) {
+            for (Path f : files.toList()) {
+                JsonObject o = JsonParser.parseString(Files.readString(f, StandardCharsets.UTF_8)).getAsJsonObject();
+                installed.put(f.getFileName().toString(), String.valueOf(o.get("installed")));
+            }
         }
         return installed;
     }

@@ -87,8 +87,8 @@ public abstract class PlatformTestSupport {
                 frameworkProperty("steward.data").value(data.toString()),
                 frameworkProperty("steward.etc").value(etc.toString()),
                 frameworkProperty("steward.trust").value(etc.resolve("trust").toString()),
-                frameworkProperty("steward.unit.dir").value(root.resolve("units").toString()),
-                frameworkProperty("steward.privileged.root").value(root.resolve("privileged").toString()),
+                frameworkProperty("steward.unit.dir").value(unitDir(root).toString()),
+                frameworkProperty("steward.privileged.root").value(privilegedRoot(root).toString()),
                 frameworkProperty(ASSIGNMENTS).value(etc.resolve("assignments.json").toString()),
                 systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("INFO"),
 
@@ -123,6 +123,44 @@ public abstract class PlatformTestSupport {
     protected void beforeBoot(Path data, Path etc) throws IOException {
     }
 
+    /**
+     * Runs in the driver: the unit directory handed to the framework ({@code steward.unit.dir}). A subclass
+     * that drives a real systemd returns the directory that systemd loads units from.
+     */
+    protected Path unitDir(Path root) {
+        return root.resolve("units");
+    }
+
+    /**
+     * Runs in the driver: the privileged root handed to the framework ({@code steward.privileged.root}). A
+     * subclass whose units a sandboxed systemd runs returns a directory that systemd sees.
+     */
+    protected Path privilegedRoot(Path root) throws IOException {
+        return root.resolve("privileged");
+    }
+
+    /**
+     * Runs in the driver: a reactor-built bundle jar, from the failsafe property {@code property} when the
+     * POM sets it, else from the reactor layout next to {@code bundle.api}
+     * ({@code bundles/<directory>/target/<artifactId>-<version>.jar}).
+     */
+    protected static File reactorBundle(String property, String directory, String artifactId) {
+        String configured = System.getProperty(property);
+        File jar;
+        if (configured != null) {
+            jar = new File(configured);
+        } else {
+            File api = new File(System.getProperty("bundle.api", "bundle.api-is-not-set"));
+            String version = api.getName().replaceFirst("^io\\.steward\\.api-", "").replaceFirst("\\.jar$", "");
+            jar = new File(api.getParentFile().getParentFile().getParentFile(),
+                    directory + "/target/" + artifactId + "-" + version + ".jar");
+        }
+        if (!jar.isFile()) {
+            throw new IllegalStateException(jar + " does not exist; build bundles/" + directory + " first");
+        }
+        return jar;
+    }
+
     // ---------------------------------------------------------------- inside the framework
 
     /** {@code steward.data} of this class's framework. */
@@ -140,9 +178,9 @@ public abstract class PlatformTestSupport {
         return dataDir().resolve("state").resolve("audit.jsonl");
     }
 
-    /** The durable ledger. */
+    /** The durable ledger: one {@code <id>.json} per add-on. */
     protected Path ledger() {
-        return dataDir().resolve("state").resolve("ledger.json");
+        return dataDir().resolve("state").resolve("ledger");
     }
 
     /** Replaces the assignment file atomically, so the source never reads half a document. */

@@ -7,9 +7,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.Set;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -20,7 +22,10 @@ import org.osgi.framework.wiring.FrameworkWiring;
 
 /**
  * Boots the embedded framework: the properties the bundles read, every jar of
- * {@code <home>/bundle} installed and started, the shell bundle last. Not thread-safe except
+ * {@code <home>/bundle} installed and started, the shell bundle last. The jars of
+ * {@code <home>/deploy} (the supervision kinds) belong to FileInstall in {@code run}: it installs
+ * them when it starts and updates or uninstalls each one when its file changes or goes. One-shot
+ * commands do not start FileInstall, so the launcher installs them itself. Not thread-safe except
  * {@link #stop}, which a shutdown hook may call at any time.
  */
 final class Boot {
@@ -123,14 +128,29 @@ final class Boot {
     }
 
     /**
-     * Installs every jar of {@code <home>/bundle} (sorted by file name), starts the framework,
-     * then the bundles: FileInstall for {@code run} only; after all others {@value #SHELL_BUNDLE}
-     * (its one-shot component runs the command as soon as it activates, so every dispatcher
-     * must be there), and after it the Gogo console, for {@code run --shell} only (a console
-     * started earlier runs its first commands in a half-started platform).
+     * Installs every jar of {@code <home>/bundle} (sorted by file name), and for a one-shot command
+     * every jar of {@code <home>/deploy} after them, starts the framework, then the bundles:
+     * FileInstall for {@code run} only; after all others {@value #SHELL_BUNDLE} (its one-shot
+     * component runs the command as soon as it activates, so every dispatcher must be there), and
+     * after it the Gogo console, for {@code run --shell} only (a console started earlier runs its
+     * first commands in a half-started platform).
+     * <p>
+     * In {@code run}, FileInstall installs and starts {@code deploy/} as it starts (its first scan
+     * runs in its activator, in this thread, so the kinds start with the other bundles) with its own location
+     * ({@code file:} URL of the jar, content copied into the cache: a jar replaced in place never
+     * changes a running revision). Installing them here as well would give FileInstall bundles it
+     * did not install and has no checksum for: it would update each one once at start.
+     * <p>
+     * A jar of {@code deploy/} that cannot be installed or started is reported on stderr and left
+     * out, as FileInstall does in {@code run}: one broken drop-in does not stop {@code status}.
      */
     void start() throws LaunchException {
         List<Bundle> installed = install(jars(settings.bundles()));
+        Set<Bundle> deployed = new HashSet<>();
+        if (settings.command() != Command.RUN) {
+            deployed.addAll(installDeployed(deployedJars(settings.deploy())));
+            installed.addAll(deployed);
+        }
         try {
             framework.start();
         } catch (BundleException e) {
@@ -143,6 +163,10 @@ final class Boot {
             String name = bundle.getSymbolicName();
             if (SHELL_BUNDLE.equals(name) || GOGO_SHELL_BUNDLE.equals(name)) {
                 last.put(name, bundle);
+            } else if (deployed.contains(bundle)) {
+                if (shouldStart(bundle)) {
+                    startDeployed(bundle);
+                }
             } else if (shouldStart(bundle)) {
                 start(bundle);
             }
@@ -178,6 +202,47 @@ final class Boot {
         }
         jars.sort(null);
         return jars;
+    }
+
+    /** The jars of {@code <home>/deploy}, sorted by file name; none when the directory is absent. */
+    static List<Path> deployedJars(Path dir) throws LaunchException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        List<Path> jars = new ArrayList<>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir, "*.jar")) {
+            stream.forEach(jars::add);
+        } catch (IOException e) {
+            throw new LaunchException("cannot list the bundles in " + dir + ": " + e.getMessage(), e);
+        }
+        jars.sort(null);
+        return jars;
+    }
+
+    private List<Bundle> installDeployed(List<Path> jars) {
+        BundleContext context = context();
+        List<Bundle> bundles = new ArrayList<>();
+        for (Path jar : jars) {
+            try {
+                bundles.add(context.installBundle("reference:" + jar.toUri()));
+            } catch (BundleException | RuntimeException e) {
+                warn("deploy/" + jar.getFileName() + " was not installed: " + reason(e));
+            }
+        }
+        return bundles;
+    }
+
+    private static void startDeployed(Bundle bundle) {
+        try {
+            bundle.start();
+        } catch (BundleException | RuntimeException e) {
+            warn("bundle " + bundle.getSymbolicName() + " " + bundle.getVersion() + " of deploy/ did not start: "
+                    + reason(e));
+        }
+    }
+
+    private static void warn(String message) {
+        System.err.println("steward: warning: " + message);
     }
 
     private List<Bundle> install(List<Path> jars) throws LaunchException {

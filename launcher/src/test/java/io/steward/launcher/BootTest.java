@@ -1,10 +1,23 @@
 package io.steward.launcher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.jar.Attributes;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.zip.ZipException;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleException;
 
 class BootTest {
@@ -31,5 +44,66 @@ class BootTest {
         BundleException e = new BundleException("Unable to cache bundle: reference:file:/b/x.jar",
                 new IOException("wrapped", new ZipException("zip END header not found")));
         assertEquals("Unable to cache bundle: reference:file:/b/x.jar: zip END header not found", Boot.reason(e));
+    }
+
+    @Test
+    void deployedJarsAreTheSortedJarsOfTheDirectoryAndNoneWithoutIt(@TempDir Path tmp) throws Exception {
+        Path deploy = Files.createDirectories(tmp.resolve("deploy"));
+        Files.writeString(deploy.resolve("b.jar"), "");
+        Files.writeString(deploy.resolve("a.jar"), "");
+        Files.writeString(deploy.resolve("README"), "");
+        Files.writeString(deploy.resolve("kind.cfg"), "");
+        assertEquals(List.of(deploy.resolve("a.jar"), deploy.resolve("b.jar")), Boot.deployedJars(deploy));
+        assertEquals(List.of(), Boot.deployedJars(tmp.resolve("absent")));
+    }
+
+    /** One-shot: the launcher installs deploy/ after bundle/ (a broken jar is skipped); run: FileInstall's job. */
+    @Test
+    void oneShotInstallsTheDeployedKindsAndRunLeavesThemToFileInstall(@TempDir Path tmp) throws Exception {
+        Path home = tmp.resolve("home");
+        bundle(Files.createDirectories(home.resolve("bundle")).resolve("shell.jar"), Boot.SHELL_BUNDLE);
+        Path deploy = Files.createDirectories(home.resolve("deploy"));
+        bundle(deploy.resolve("kind.jar"), "test.kind");
+        Files.writeString(deploy.resolve("broken.jar"), "not a jar");
+
+        Map<String, String> oneShot = boot(home, tmp.resolve("cache-status"), "status");
+        assertEquals(Map.of(Boot.SHELL_BUNDLE, "ACTIVE reference:" + home.resolve("bundle/shell.jar").toUri(),
+                "test.kind", "ACTIVE reference:" + deploy.resolve("kind.jar").toUri()), oneShot);
+
+        Map<String, String> agent = boot(home, tmp.resolve("cache-run"), "run");
+        assertEquals(List.of(Boot.SHELL_BUNDLE), List.copyOf(agent.keySet()), agent::toString);
+    }
+
+    /** Boots, starts and stops a framework for {@code command}; returns symbolic name → state and location. */
+    private static Map<String, String> boot(Path home, Path cache, String command) throws Exception {
+        Settings settings = Settings.resolve(Options.parse(List.of(command)), home, Map.of());
+        Boot boot = Boot.init(settings, Files.createDirectories(cache));
+        try {
+            boot.start();
+            Map<String, String> bundles = new TreeMap<>();
+            for (Bundle b : boot.context().getBundles()) {
+                if (b.getBundleId() != 0) {
+                    assertTrue(b.getState() == Bundle.ACTIVE || b.getState() == Bundle.RESOLVED, b::toString);
+                    bundles.put(b.getSymbolicName(), (b.getState() == Bundle.ACTIVE ? "ACTIVE " : "RESOLVED ")
+                            + b.getLocation());
+                }
+            }
+            return bundles;
+        } finally {
+            boot.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    /** A bundle with nothing in it but a manifest. */
+    private static void bundle(Path jar, String symbolicName) throws IOException {
+        Manifest m = new Manifest();
+        Attributes a = m.getMainAttributes();
+        a.put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        a.putValue("Bundle-ManifestVersion", "2");
+        a.putValue("Bundle-SymbolicName", symbolicName);
+        a.putValue("Bundle-Version", "1.0.0");
+        try (OutputStream out = Files.newOutputStream(jar); JarOutputStream j = new JarOutputStream(out, m)) {
+            j.flush();
+        }
     }
 }

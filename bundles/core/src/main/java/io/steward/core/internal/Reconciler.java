@@ -396,7 +396,7 @@ public final class Reconciler implements SupervisionService {
             desired.assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
             removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
             for (Planner.Decision d : decisions) {
-                steps.addAll(execute(d));
+                steps.addAll(executeIsolated(d));
             }
             publish();
         }
@@ -412,6 +412,35 @@ public final class Reconciler implements SupervisionService {
         Long to = attachedTo.get(id);
         return to != null && ledger.get(id).flatMap(e -> dispatcherFor(e.kind()))
                 .map(b -> b.serviceId().equals(to)).orElse(false);
+    }
+
+    /** One add-on's trouble never ends the pass for the others. */
+    private List<PlanStep> executeIsolated(Planner.Decision d) {
+        PlanStep step = d.step();
+        try {
+            return execute(d);
+        } catch (DispatcherGone e) {
+            setState(step.id(), step.kind(), SupervisionState.DETACHED, "the dispatcher of kind " + step.kind()
+                    + " went away during the pass; left as it is", clock.instant());
+        } catch (RuntimeException e) {
+            LOG.error("Add-on {}: {} failed unexpectedly", step.id(), step.action().wireName(), e);
+            setState(step.id(), step.kind(), SupervisionState.FAILED, step.action().wireName()
+                    + " failed unexpectedly: " + e, clock.instant());
+        }
+        return List.of(step);
+    }
+
+    /** The kind's dispatcher unregistered between the decision and the call (a bundle update). */
+    private static final class DispatcherGone extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        DispatcherGone() {
+            super(null, null, false, false);
+        }
+    }
+
+    private Bound dispatcherNow(String kind) {
+        return dispatcherFor(kind).orElseThrow(DispatcherGone::new);
     }
 
     private List<PlanStep> execute(Planner.Decision d) {
@@ -460,7 +489,7 @@ public final class Reconciler implements SupervisionService {
                 SupervisionState.STARTING, before.activeVersion(), action + " of " + a.version() + " in progress",
                 now, before.failure());
         ledger.put(id, attempting);
-        Bound b = dispatcherFor(a.kind()).orElseThrow();
+        Bound b = dispatcherNow(a.kind());
         try {
             SupervisionStatus s = call(b, id, "apply", d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
             ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
@@ -497,7 +526,7 @@ public final class Reconciler implements SupervisionService {
     private boolean adopt(AddonId id) {
         Ledger.Entry entry = ledger.get(id).orElseThrow();
         Assignment installed = entry.installed().orElseThrow();
-        Bound b = dispatcherFor(entry.kind()).orElseThrow();
+        Bound b = dispatcherNow(entry.kind());
         Instant now = clock.instant();
         try {
             SupervisionStatus s = call(b, id, "adopt",
@@ -520,7 +549,7 @@ public final class Reconciler implements SupervisionService {
     private void checkHealth(Assignment a) {
         AddonId id = a.id();
         Ledger.Entry entry = ledger.get(id).orElseThrow();
-        Bound b = dispatcherFor(a.kind()).orElseThrow();
+        Bound b = dispatcherNow(a.kind());
         Instant now = clock.instant();
         try {
             SupervisionStatus s = call(b, id, "status", d -> d.status(id));
@@ -547,7 +576,7 @@ public final class Reconciler implements SupervisionService {
         Instant now = clock.instant();
         boolean touched = entry.map(e -> e.attempted().isPresent() || e.installed().isPresent()).orElse(false);
         if (touched) {
-            Bound b = dispatcherFor(kind).orElseThrow();
+            Bound b = dispatcherNow(kind);
             try {
                 call(b, id, "remove", d -> {
                     d.remove(id);

@@ -219,7 +219,7 @@ class ReconcilerTest {
         assertTrue(first.converged(), first.toString());
         assertEquals(SupervisionState.READY, state(first, "a"));
         assertEquals(2, toggles.count("apply"));
-        assertTrue(Files.readString(data.resolve("state/ledger.json")).contains("\"installed\""));
+        assertTrue(Files.readString(data.resolve("state/ledger/a.json")).contains("\"installed\""));
         assertEquals(2, r.audit(10).records().size());
 
         ReconcileReport second = run(r);
@@ -361,12 +361,13 @@ class ReconcilerTest {
         Reconciler r = reconciler(source);
         bind(r, toggles);
         run(r);
-        byte[] ledger = Files.readAllBytes(data.resolve("state/ledger.json"));
+        byte[] ledger = Files.readAllBytes(data.resolve("state/ledger/a.json"));
         source.set(doc(toggle("a", "2.0"), toggle("c", "1.0")));
         ReconcileReport plan = r.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
         assertEquals(List.of(Action.UPDATE, Action.INSTALL), plan.steps().stream().map(s -> s.action()).toList());
         assertEquals("assignment changed: version 1.0 → 2.0", plan.steps().get(0).reason());
-        assertArrayEquals(ledger, Files.readAllBytes(data.resolve("state/ledger.json")));
+        assertArrayEquals(ledger, Files.readAllBytes(data.resolve("state/ledger/a.json")));
+        assertFalse(Files.exists(data.resolve("state/ledger/c.json")), "a planned install writes nothing");
         assertEquals(1, toggles.calls.size());
     }
 
