@@ -107,12 +107,17 @@ public final class DeliveryStager implements ArtifactStager {
 
         @AttributeDefinition(description = "Flush every extracted file to disk before its version directory appears")
         boolean sync_files() default true;
+
+        @AttributeDefinition(description = "Keep the verified artifact file at <data>/addons/<id>/artifacts/<sha256>.tar.gz, "
+                + "where the root updater re-reads and re-verifies it: auto (when the agent is not root), always, never")
+        String keep_artifacts() default "auto";
     }
 
     private final HostLayout layout;
     private final boolean tty;
     private final int retain;
     private final boolean syncFiles;
+    private final boolean keepArtifacts;
     private final ArtifactReader reader;
     private final SignaturePolicy signatures;
     private final Fetcher fetcher;
@@ -139,6 +144,13 @@ public final class DeliveryStager implements ArtifactStager {
         }
         this.retain = config.retain_versions();
         this.syncFiles = config.sync_files();
+        this.keepArtifacts = switch (config.keep_artifacts()) {
+            case "always" -> true;
+            case "never" -> false;
+            case "auto" -> !runsAsRoot();
+            default -> throw new IllegalArgumentException("keep.artifacts must be auto, always or never: "
+                    + config.keep_artifacts());
+        };
         Limits limits = limits(config);
         this.reader = new ArtifactReader(limits);
         this.signatures = new SignaturePolicy(new TrustStore(layout.trust()), Set.of(config.allow_unsigned_addons()));
@@ -151,9 +163,24 @@ public final class DeliveryStager implements ArtifactStager {
                 Duration.ofSeconds(config.read_timeout_seconds()), limits.maxArtifactBytes(),
                 Fetcher.trustFrom(config.tls_truststore()), watchdog);
         LOG.info("Artifact delivery started: data {}, trust {}, limits {} entries / {} bytes per file / {} bytes in total, "
-                        + "retain {} version(s), unsigned allowed for {}", layout.data(), layout.trust(),
+                        + "retain {} version(s), unsigned allowed for {}{}", layout.data(), layout.trust(),
                 limits.maxEntries(), limits.maxFileBytes(), limits.maxTotalBytes(), retain,
-                List.of(config.allow_unsigned_addons()));
+                List.of(config.allow_unsigned_addons()), keepArtifacts ? ", artifacts kept for the updater" : "");
+    }
+
+    /** Whether the effective uid is 0 ({@code /proc/self/status}; {@code user.name} can be set by anyone). */
+    private static boolean runsAsRoot() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
+                if (line.startsWith("Uid:")) {
+                    String[] f = line.substring(4).trim().split("\\s+");
+                    return f.length > 1 && f[1].equals("0");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc: keep the artifacts, the safe side
+        }
+        return false;
     }
 
     static Limits limits(Config config) {
@@ -251,8 +278,32 @@ public final class DeliveryStager implements ArtifactStager {
                 throw fail.temporary(STEP_STAGE, "cannot update " + StageMetadata.file(dir) + ": " + Failures.describe(e), e);
             }
         }
+        if (keepArtifacts && !Files.isRegularFile(ArtifactVerifier.artifactFile(addon.home(), sha), LinkOption.NOFOLLOW_LINKS)) {
+            keepAgain(fail, addon, ref, sha);
+        }
         LOG.debug("Add-on {}: {} already staged in {}; nothing downloaded", a.id(), a.version(), dir);
         return new StagedArtifact(dir, manifest, sha);
+    }
+
+    /** Fetches an artifact that is staged but whose kept file is gone, only to keep it again (digest checked). */
+    private void keepAgain(Failures fail, AddonRecord addon, ArtifactRef ref, String sha) throws SupervisionException {
+        AddonId id = addon.id();
+        Path tmp = tmp();
+        try (KeptArtifact keep = KeptArtifact.open(fail, tmp, "keep." + id + ".")) {
+            ArtifactReader.Result result;
+            try (Fetcher.Opened opened = fetcher.open(fail, ref.url(), tmp, "fetch." + id + ".", total -> Progress.NONE)) {
+                result = reader.read(fail, keep.tee(opened.stream()), Sink.DISCARD, Progress.NONE);
+            } catch (IOException e) {
+                throw fail.temporary(Fetcher.STEP, "cannot close the artifact: " + Failures.describe(e), e);
+            }
+            if (!MessageDigest.isEqual(result.sha256().getBytes(StandardCharsets.US_ASCII),
+                    sha.getBytes(StandardCharsets.US_ASCII))) {
+                throw fail.permanent("verify", "digest mismatch: the artifact's sha256 is " + result.sha256()
+                        + ", the assignment expects " + sha);
+            }
+            keep.commit(ArtifactVerifier.artifactFile(addon.home(), sha), syncFiles);
+            LOG.info("Add-on {}: kept its artifact again for the updater ({})", id, sha);
+        }
     }
 
     private StagedArtifact fetchAndStage(Failures fail, AddonRecord addon, ArtifactRef ref, String sha, Path target)
@@ -266,11 +317,13 @@ public final class DeliveryStager implements ArtifactStager {
             throw fail.temporary(STEP_STAGE, "cannot create a private directory in " + tmp + ": " + Failures.describe(e), e);
         }
         Sink.Directory sink = new Sink.Directory(work, syncFiles);
+        KeptArtifact keep = null;
         try {
+            keep = keepArtifacts ? KeptArtifact.open(fail, tmp, "keep." + a.id() + ".") : null;
             ArtifactReader.Result result;
             try (Fetcher.Opened opened = fetcher.open(fail, ref.url(), tmp, "fetch." + a.id() + ".",
                     total -> progress("add-on " + a.id() + ": download", total))) {
-                InputStream in = opened.stream();
+                InputStream in = keep == null ? opened.stream() : keep.tee(opened.stream());
                 result = reader.read(fail, in, sink, progress("add-on " + a.id() + ": verify and extract", opened.size()));
             } catch (IOException e) {
                 throw fail.temporary(Fetcher.STEP, "cannot close the artifact: " + Failures.describe(e), e);
@@ -286,6 +339,9 @@ public final class DeliveryStager implements ArtifactStager {
                     ref.signature(), ref.key());
             AddonManifest manifest = manifest(fail, result, a);
             checkpoint.accept("extracted");
+            if (keep != null) {     // before the version appears: a staged version always has its artifact
+                keep.commit(ArtifactVerifier.artifactFile(addon.home(), sha), syncFiles);
+            }
             try {
                 Files.setPosixFilePermissions(work.resolve(manifest.binary()), Sink.EXEC_MODE);
                 new StageMetadata(a.id().value(), a.version(), sha, ref.signature().strip(), verdict.key().orElse(""),
@@ -305,6 +361,9 @@ public final class DeliveryStager implements ArtifactStager {
                     verdict.key().map(k -> "signed by " + k).orElse("unsigned"), target);
             return new StagedArtifact(target, manifest, sha);
         } finally {
+            if (keep != null) {
+                keep.close();
+            }
             try {
                 FileOps.deleteTree(work);
             } catch (IOException e) {
@@ -442,7 +501,8 @@ public final class DeliveryStager implements ArtifactStager {
     /** Removes what a crash or a failed stage of this add-on left behind (its temporary trees and links). */
     private void cleanLeftovers(AddonId id, Path home) {
         int n = FileOps.deleteMatching(tmp(), "stage." + id + ".") + FileOps.deleteMatching(tmp(), "fetch." + id + ".")
-                + FileOps.deleteMatching(tmp(), "gc." + id + ".") + FileOps.deleteMatching(home, ".current.tmp-");
+                + FileOps.deleteMatching(tmp(), "gc." + id + ".") + FileOps.deleteMatching(tmp(), "keep." + id + ".")
+                + FileOps.deleteMatching(home, ".current.tmp-");
         if (n > 0) {
             LOG.info("Add-on {}: removed {} leftover(s) of an interrupted stage", id, n);
         }
@@ -512,6 +572,8 @@ public final class DeliveryStager implements ArtifactStager {
                         FileOps.syncDirectory(home);
                         FileOps.discard(staged.directory(), tmp(), "gc." + addon.id() + ".");
                         deleteIfEmpty(home.resolve("versions"));
+                        sweepArtifacts(home);
+                        deleteIfEmpty(home.resolve(ArtifactVerifier.ARTIFACTS));
                         deleteIfEmpty(home);
                     } catch (IOException e) {
                         throw fail.temporary("rollback", "cannot remove the first install of " + staged.directory()
@@ -582,6 +644,30 @@ public final class DeliveryStager implements ArtifactStager {
                     LOG.warn("Add-on {}: retention cannot remove {}; will retry at the next commit", addon.id(), old, e);
                 }
             }
+            sweepArtifacts(home);
+        }
+    }
+
+    /** Deletes kept artifact files whose digest no version directory of the add-on holds any more. */
+    private static void sweepArtifacts(Path home) {
+        Path artifacts = home.resolve(ArtifactVerifier.ARTIFACTS);
+        if (!Files.isDirectory(artifacts, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Set<String> wanted = new HashSet<>();
+        try (Stream<Path> s = Files.list(home.resolve("versions"))) {
+            s.forEach(v -> StageMetadata.read(v).ifPresent(m -> wanted.add(ArtifactVerifier.artifactName(m.sha256()))));
+        } catch (IOException e) {
+            // no versions left: nothing is wanted
+        }
+        try (Stream<Path> s = Files.list(artifacts)) {
+            for (Path f : s.toList()) {
+                if (!wanted.contains(f.getFileName().toString())) {
+                    FileOps.deleteTree(f);
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("Cannot sweep {}; will retry at the next commit: {}", artifacts, e.getMessage());
         }
     }
 

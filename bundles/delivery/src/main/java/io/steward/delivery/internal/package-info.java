@@ -3,6 +3,10 @@
  * {@link io.steward.delivery.ArtifactStager}; {@link io.steward.delivery.internal.DeliveryCommands} runs the
  * one-shot {@code keygen}, {@code pack} and {@code verify} commands. Nothing here is exported.
  * <p>
+ * When the agent is not root ({@code keep_artifacts=auto}), the stager keeps the verified artifact bytes at the
+ * fixed path {@code <data>/addons/<id>/artifacts/<sha256>.tar.gz}, where the root updater re-reads and
+ * re-verifies them with {@link io.steward.delivery.internal.ArtifactVerifier} (public for that process only).
+ * <p>
  * Every failure is a {@code SupervisionException} whose message reads {@code add-on <id>: <step>: <cause>},
  * with an explicit disposition (upstream gap 22):
  * <ul>
@@ -15,7 +19,8 @@
  * a rollback whose target directory vanished (retrying cannot bring it back).</li>
  * <li><b>transient</b> — I/O errors while reading a file or downloading; HTTP 5xx; connect, response and
  * idle timeouts; TLS and connection errors; a full or read-only disk while extracting, moving or
- * swapping {@code current}; interruption; a version directory removed between stage and activate.</li>
+ * swapping {@code current}; a kept artifact copy that cannot be written; interruption; a version directory
+ * removed between stage and activate.</li>
  * </ul>
  * Precondition violations (a delivery other than {@code pushed_artifact}, a foreign version directory,
  * commit after rollback) are {@code IllegalArgumentException} / {@code IllegalStateException}.

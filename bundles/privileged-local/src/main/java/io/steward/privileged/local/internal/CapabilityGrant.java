@@ -16,8 +16,9 @@ import java.util.TreeSet;
 /**
  * The argument checks of upstream §6.2, as pure functions: what a privileged side accepts as a capability
  * list and as the program to grant them to. Every refusal is PERMANENT (the same request fails the same way).
+ * Public for the root updater, which runs the same checks outside OSGi (this package is not exported).
  */
-final class CapabilityGrant {
+public final class CapabilityGrant {
     private CapabilityGrant() {
     }
 
@@ -25,7 +26,7 @@ final class CapabilityGrant {
      * Lower-cased, trimmed, de-duplicated and sorted capabilities, all from
      * {@link PrivilegedOperations#ALLOWED_CAPABILITIES}; an empty list is an error.
      */
-    static List<String> capabilities(AddonId id, List<String> requested) throws SupervisionException {
+    public static List<String> capabilities(AddonId id, List<String> requested) throws SupervisionException {
         if (requested == null) {
             throw refuse(id, "no capability list");
         }
@@ -54,7 +55,7 @@ final class CapabilityGrant {
      *
      * @return the file's real path
      */
-    static Path program(AddonId id, Path stagedDir, String binary) throws SupervisionException {
+    public static Path program(AddonId id, Path stagedDir, String binary) throws SupervisionException {
         if (binary == null || binary.isEmpty() || binary.startsWith("/") || binary.contains("\\")
                 || binary.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
             throw refuse(id, "binary \"" + printable(String.valueOf(binary)) + "\" is not a plain relative path");

@@ -22,13 +22,18 @@ import org.slf4j.LoggerFactory;
  * {@link PrivilegedOperations} done in-process by a root agent: file capabilities through
  * {@code /usr/sbin/setcap} (absolute path, empty environment), checked afterwards with
  * {@code /usr/sbin/getcap}. The program keeps its staged path (there is no root-owned copy), so
- * {@link #release} has nothing to remove. Stateless and thread-safe.
+ * {@link #release} has nothing to remove. Stateless and thread-safe. Public for the root updater, which grants
+ * capabilities with it outside OSGi (this package is not exported).
  */
-final class LocalPrivilegedOperations implements PrivilegedOperations {
+public final class LocalPrivilegedOperations implements PrivilegedOperations {
     static final String SETCAP = "/usr/sbin/setcap";
     static final String GETCAP = "/usr/sbin/getcap";
     private static final Logger LOG = LoggerFactory.getLogger(LocalPrivilegedOperations.class);
     private static final long TIMEOUT_SECONDS = 10;
+
+    public LocalPrivilegedOperations() {
+        // stateless
+    }
 
     @Override
     public Path grantCapabilities(AddonId id, StagedArtifact staged, String binary, List<String> capabilities)

@@ -1,0 +1,83 @@
+package io.steward.privileged.client.internal;
+
+import io.steward.privileged.PrivilegedOperations;
+import io.steward.privileged.UnitInstaller;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Hashtable;
+import java.util.OptionalLong;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Registers the updater's client as {@link PrivilegedOperations} and {@link UnitInstaller} when, and only when,
+ * the agent's effective uid is not 0 (read from {@code /proc/self/status}, as {@code io.steward.privileged.local}
+ * and the in-process unit installer of {@code io.steward.systemd.dbus} decide the opposite). So exactly one
+ * provider of each service exists, and none shows up as unsatisfied. The socket is the framework property
+ * {@value Protocol#SOCKET_PROPERTY} (default {@value Protocol#DEFAULT_SOCKET}); nothing is connected until the
+ * first call. The registration is undone in {@link #deactivate()}.
+ */
+@Component(immediate = true)
+public final class UpdaterClientRegistrar {
+    private static final Logger LOG = LoggerFactory.getLogger(UpdaterClientRegistrar.class);
+
+    private final ServiceRegistration<?> registration;
+
+    @Activate
+    public UpdaterClientRegistrar(BundleContext context) {
+        this(context, Path.of("/proc/self/status"));
+    }
+
+    /** For tests: the uid is read from {@code procStatus}. */
+    UpdaterClientRegistrar(BundleContext context, Path procStatus) {
+        OptionalLong uid = effectiveUid(procStatus);
+        if (uid.isPresent() && uid.getAsLong() == 0) {
+            registration = null;
+            LOG.info("steward-updater client not registered: the agent runs as root and works in-process");
+            return;
+        }
+        String configured = context.getProperty(Protocol.SOCKET_PROPERTY);
+        Path socket = Path.of(configured == null || configured.isBlank() ? Protocol.DEFAULT_SOCKET : configured.trim())
+                .toAbsolutePath().normalize();
+        Hashtable<String, Object> properties = new Hashtable<>();
+        properties.put("privileged.mode", "updater");
+        properties.put(Protocol.SOCKET_PROPERTY, socket.toString());
+        registration = context.registerService(new String[] {PrivilegedOperations.class.getName(),
+                UnitInstaller.class.getName()}, new UpdaterClient(socket), properties);
+        LOG.info("Privileged work goes to the steward-updater at {} (the agent runs as uid {})", socket,
+                uid.isPresent() ? uid.getAsLong() : "unknown");
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (registration != null) {
+            try {
+                registration.unregister();
+            } catch (IllegalStateException e) {
+                // already gone with the bundle
+            }
+        }
+    }
+
+    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}). */
+    static OptionalLong effectiveUid(Path procStatus) {
+        try {
+            for (String line : Files.readAllLines(procStatus, StandardCharsets.US_ASCII)) {
+                if (line.startsWith("Uid:")) {
+                    String[] f = line.substring(4).trim().split("\\s+");
+                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no /proc: not Linux
+        }
+        return OptionalLong.empty();
+    }
+}

@@ -1,0 +1,479 @@
+package io.steward.updater;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import io.steward.delivery.AddonManifest;
+import io.steward.delivery.StagedArtifact;
+import io.steward.delivery.internal.ArtifactVerifier;
+import io.steward.privileged.UnitInstallRequest;
+import io.steward.privileged.UnitInstallation;
+import io.steward.privileged.UnitInstaller;
+import io.steward.privileged.UnitPolicy;
+import io.steward.privileged.client.internal.Protocol;
+import io.steward.privileged.local.internal.CapabilityGrant;
+import io.steward.privileged.local.internal.LocalPrivilegedOperations;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.Resources;
+import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.spi.SupervisionException.Disposition;
+import io.steward.systemd.dbus.internal.PrivilegedTree;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The updater's operations, each a method that validates every argument before it changes anything. The work
+ * is the project's own code: {@link ArtifactVerifier} re-verifies the artifact the agent kept (digest,
+ * signature against the updater's trust store, archive rules), {@link PrivilegedTree} holds the root-owned
+ * copy ({@code <privileged-root>/<id>/versions/<sha256>} and {@code current}), the transactional
+ * {@link UnitInstaller} of {@code io.steward.systemd.dbus} installs units from that copy (never from the
+ * agent's tree) with {@link UnitPolicy}'s checks, {@link CapabilityGrant} and
+ * {@link LocalPrivilegedOperations} grant capabilities with {@code /usr/sbin/setcap}. The {@link Ledger}
+ * records which units the updater installed for which add-on.
+ * <p>
+ * Operations on one add-on are serialized (a lock per id); different add-ons proceed concurrently.
+ */
+final class Updater {
+    private static final Logger LOG = LoggerFactory.getLogger(Updater.class);
+    private static final String VERIFIED = ".verified";
+    private static final int MAX_UNITS = 64;
+    private static final Duration MAX_JOB_TIMEOUT = Duration.ofMinutes(10);
+
+    /** The artifact a request names: validated in the constructor (a bad value is an invalid argument). */
+    record Artifact(AddonId id, String version, String sha256, String signature, Optional<String> key) {
+        Artifact {
+            Objects.requireNonNull(id, "id");
+            if (!io.steward.supervision.Versions.isValid(version)) {
+                throw new IllegalArgumentException("version \"" + printable(version) + "\" is not a valid version");
+            }
+            if (sha256 == null || !sha256.matches("[0-9a-f]{64}")) {
+                throw new IllegalArgumentException("sha256 \"" + printable(sha256) + "\" is not 64 lower-case hex digits");
+            }
+            if (signature == null || signature.length() > 256 || !signature.matches("[A-Za-z0-9+/=]*")) {
+                throw new IllegalArgumentException("signature is not base64 of at most 256 characters");
+            }
+            if (key.isPresent() && !key.get().matches("[A-Za-z0-9._-]{1,128}")) {
+                throw new IllegalArgumentException("key \"" + printable(key.get()) + "\" is not a key id");
+            }
+        }
+    }
+
+    /** What an uninstall did. */
+    record Uninstalled(List<String> removed, List<String> skipped, boolean treeReleased) {
+    }
+
+    private final UpdaterConfig config;
+    private final UnitInstaller installer;
+    private final ArtifactVerifier verifier;
+    private final StagingArea staging;
+    private final Ledger ledger;
+    private final LocalPrivilegedOperations capabilities = new LocalPrivilegedOperations();
+    private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+    Updater(UpdaterConfig config, UnitInstaller installer, StagingArea staging, Ledger ledger) {
+        this.config = config;
+        this.installer = installer;
+        this.staging = staging;
+        this.ledger = ledger;
+        this.verifier = new ArtifactVerifier(config.trust(), config.allowUnsigned(), 10_000, 1L << 30, 4L << 30,
+                config.maxArtifactBytes());
+    }
+
+    Ledger ledger() {
+        return ledger;
+    }
+
+    // ---- materialize -------------------------------------------------------------------------------------
+
+    /** Re-verifies and extracts the artifact into the root-owned tree and points {@code current} at it. */
+    Path materialize(Artifact a) throws SupervisionException {
+        return locked(a.id(), () -> {
+            refuseWhileUnitsInstalled(a.id(), "materialize");
+            PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), a.id().value());
+            Optional<Path> previous = currentTarget(a.id(), tree);
+            Path version = verifiedCopy(a).directory();
+            point(a.id(), tree, version);
+            retain(a.id(), tree, version, previous);
+            return version;
+        });
+    }
+
+    /**
+     * The root-owned, verified copy of the artifact: reused when this updater verified the same id, version and
+     * digest before (the signature is checked again: the trust store may have changed), else read from the
+     * agent's fixed staging location, verified and extracted into {@code versions/<sha256>}.
+     */
+    private StagedArtifact verifiedCopy(Artifact a) throws SupervisionException {
+        AddonId id = a.id();
+        PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
+        Path addonRoot = config.privilegedRoot().resolve(id.value());
+        Path version = addonRoot.resolve("versions").resolve(a.sha256());
+        Path marker = version.resolveSibling(a.sha256() + VERIFIED);
+        try {
+            Optional<JsonObject> seen = readMarker(marker);
+            if (seen.isPresent() && Files.isDirectory(version, LinkOption.NOFOLLOW_LINKS)
+                    && a.version().equals(Protocol.string(seen.get(), "version", ""))
+                    && id.value().equals(Protocol.string(seen.get(), "id", ""))) {
+                verifier.checkSignature(id.value(), a.version(), a.sha256(), a.signature(), a.key());
+                return new StagedArtifact(version, ArtifactVerifier.readManifest(id.value(), version), a.sha256());
+            }
+            ensureDirectory(config.privilegedRoot());
+            ensureDirectory(addonRoot);
+            ensureDirectory(addonRoot.resolve("versions"));
+            deleteLeftovers(addonRoot);
+            Path work = Files.createTempDirectory(addonRoot, ".verify-");
+            try {
+                Path extracted = Files.createDirectory(work.resolve(a.sha256()));
+                AddonManifest manifest;
+                try (SeekableByteChannel channel = staging.open(id, a.sha256());
+                     InputStream in = Channels.newInputStream(channel)) {
+                    manifest = verifier.verifyAndExtract(id.value(), a.version(), a.sha256(), a.signature(), a.key(),
+                            in, extracted).manifest();
+                }
+                Files.setPosixFilePermissions(extracted, PosixFilePermissions.fromString("rwxr-xr-x"));
+                tree.adopt(extracted, version, PrivilegedTree.digest(extracted));
+                JsonObject m = new JsonObject();
+                m.addProperty("id", id.value());
+                m.addProperty("version", a.version());
+                m.addProperty("sha256", a.sha256());
+                Path tmp = marker.resolveSibling(marker.getFileName() + ".tmp");
+                Files.writeString(tmp, Protocol.line(m) + "\n");
+                Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                LOG.info("Add-on {}: verified {} (sha256 {}) into {}", id, a.version(), a.sha256(), version);
+                return new StagedArtifact(version, manifest, a.sha256());
+            } finally {
+                PrivilegedTree.deleteTree(work);
+            }
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize: cannot write the "
+                    + "root-owned copy under " + addonRoot + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- units ---------------------------------------------------------------------------------------------
+
+    /**
+     * Installs the request's units from the updater's verified copy, transactionally (the in-process
+     * installer's snapshot and restore). Names are checked before anything is read or written; the units are
+     * recorded in the ledger before the first write; a failure leaves the tree, the units and the ledger as
+     * they were.
+     */
+    UnitInstallation installUnits(Artifact a, List<String> units, String primary, Resources resources, boolean restart,
+                                  Duration jobTimeout) throws SupervisionException, Refusal {
+        AddonId id = a.id();
+        if (units.isEmpty() || units.size() > MAX_UNITS || new LinkedHashSet<>(units).size() != units.size()) {
+            throw Refusal.invalid("units must be 1 to " + MAX_UNITS + " distinct names");
+        }
+        for (String u : units) {
+            UnitPolicy.checkName(id, u);
+        }
+        if (!units.contains(primary)) {
+            throw Refusal.invalid("primary unit \"" + printable(primary) + "\" is not among the units");
+        }
+        if (jobTimeout.isNegative() || jobTimeout.isZero() || jobTimeout.compareTo(MAX_JOB_TIMEOUT) > 0) {
+            throw Refusal.invalid("job_timeout_ms must be between 1 and " + MAX_JOB_TIMEOUT.toMillis());
+        }
+        return locked(id, () -> {
+            for (String u : units) {
+                Optional<String> owner = ledger.owner(u);
+                if (owner.isPresent() && !owner.get().equals(id.value())) {
+                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit install refused: "
+                            + u + " belongs to add-on " + owner.get());
+                }
+            }
+            PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
+            Path addonRoot = config.privilegedRoot().resolve(id.value());
+            boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
+            Path versionDir = addonRoot.resolve("versions").resolve(a.sha256());
+            boolean versionExisted = Files.exists(versionDir, LinkOption.NOFOLLOW_LINKS);
+            Optional<Path> previous = currentTarget(id, tree);
+            Set<String> before = ledger.units(id);
+            Path source;
+            try {
+                source = verifiedCopy(a).directory();
+            } catch (SupervisionException e) {
+                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                throw e;
+            }
+            Set<String> intent = new TreeSet<>(before);
+            intent.addAll(units);
+            record(id, intent);
+            try {
+                UnitInstallation done = installer.install(new UnitInstallRequest(id, source, units, primary, resources,
+                        restart, jobTimeout));
+                retain(id, tree, source, previous);
+                return done;
+            } catch (SupervisionException | RuntimeException e) {
+                // the installer restored the units and current; the ledger and the tree say again what is there
+                Set<String> after = new TreeSet<>(before);
+                units.stream().filter(u -> Files.exists(config.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS))
+                        .forEach(after::add);
+                record(id, after);
+                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                throw e;
+            }
+        });
+    }
+
+    /**
+     * Stops, disables and deletes the named units, but only those this updater installed for the add-on (the
+     * others are reported as skipped); a name outside the convention refuses the whole call. The root-owned copy
+     * is deleted with {@code releaseTree} once no unit of the add-on is left.
+     */
+    Uninstalled uninstallUnits(AddonId id, List<String> units, boolean releaseTree) throws SupervisionException, Refusal {
+        if (units.size() > MAX_UNITS) {
+            throw Refusal.invalid("at most " + MAX_UNITS + " units");
+        }
+        for (String u : units) {
+            UnitPolicy.checkName(id, u);     // one foreign name refuses the whole call
+        }
+        return locked(id, () -> {
+            Set<String> installed = ledger.units(id);
+            List<String> owned = units.stream().filter(installed::contains).distinct().toList();
+            List<String> skipped = units.stream().filter(u -> !installed.contains(u)).distinct().toList();
+            if (!owned.isEmpty()) {
+                installer.uninstall(id, owned, false);
+            }
+            Set<String> left = new TreeSet<>(installed);
+            owned.forEach(left::remove);
+            record(id, left);
+            boolean released = false;
+            if (releaseTree && left.isEmpty()) {
+                released = deleteTree(id);
+            }
+            if (!skipped.isEmpty()) {
+                LOG.warn("Add-on {}: not removing {}: this updater did not install them", id, skipped);
+            }
+            return new Uninstalled(owned, skipped, released);
+        });
+    }
+
+    // ---- capabilities and release -------------------------------------------------------------------------------
+
+    /**
+     * Grants capabilities (the allowlist) to the program inside the verified, root-owned copy and points
+     * {@code current} at that copy; returns the program's path. Refused for an add-on with installed units.
+     */
+    Path grantCapabilities(Artifact a, String binary, List<String> requested) throws SupervisionException {
+        AddonId id = a.id();
+        List<String> caps = CapabilityGrant.capabilities(id, requested);      // before anything is read
+        if (binary == null || binary.isEmpty() || binary.length() > 4096) {
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": capabilities refused: no binary");
+        }
+        return locked(id, () -> {
+            refuseWhileUnitsInstalled(id, "grant_capabilities");
+            PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
+            Path addonRoot = config.privilegedRoot().resolve(id.value());
+            boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
+            Path versionDir = addonRoot.resolve("versions").resolve(a.sha256());
+            boolean versionExisted = Files.exists(versionDir, LinkOption.NOFOLLOW_LINKS);
+            Optional<Path> previous = currentTarget(id, tree);
+            try {
+                StagedArtifact copy = verifiedCopy(a);
+                Path program = capabilities.grantCapabilities(id, copy, binary, caps);
+                point(id, tree, copy.directory());
+                retain(id, tree, copy.directory(), previous);
+                return program;
+            } catch (SupervisionException | RuntimeException e) {
+                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                throw e;
+            }
+        });
+    }
+
+    /** Deletes the add-on's root-owned copy; refused while the ledger lists units of it. True when one existed. */
+    boolean release(AddonId id) throws SupervisionException {
+        return locked(id, () -> {
+            refuseWhileUnitsInstalled(id, "release");
+            return deleteTree(id);
+        });
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------------------
+
+    private interface Work<T> {
+        T run() throws SupervisionException, Refusal;
+    }
+
+    private <T> T locked(AddonId id, Work<T> work) throws SupervisionException {
+        ReentrantLock lock = locks.computeIfAbsent(id.value(), k -> new ReentrantLock());
+        lock.lock();
+        try {
+            return work.run();
+        } catch (Refusal r) {
+            throw new SupervisionException(r.permanent() ? Disposition.PERMANENT : Disposition.TRANSIENT,
+                    "add-on " + id + ": " + r.getMessage());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void refuseWhileUnitsInstalled(AddonId id, String op) throws SupervisionException {
+        Set<String> units = ledger.units(id);
+        if (!units.isEmpty()) {
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": " + op + " refused: the updater "
+                    + "installed units " + new TreeSet<>(units) + " for it; uninstall_units first");
+        }
+    }
+
+    private void record(AddonId id, Set<String> units) throws SupervisionException {
+        try {
+            ledger.put(id, units);
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot write the updater's "
+                    + "ledger: " + e.getMessage(), e);
+        }
+    }
+
+    private static Optional<Path> currentTarget(AddonId id, PrivilegedTree tree) throws SupervisionException {
+        try {
+            return tree.currentTarget();
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read its root-owned "
+                    + "current: " + e.getMessage(), e);
+        }
+    }
+
+    private static void point(AddonId id, PrivilegedTree tree, Path version) throws SupervisionException {
+        try {
+            tree.point(Optional.of(version));
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot point its root-owned "
+                    + "current at " + version + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Keeps {@code current} and the previous target (a rollback may return there); deletes older copies. */
+    private void retain(AddonId id, PrivilegedTree tree, Path current, Optional<Path> previous) {
+        Path versions = config.privilegedRoot().resolve(id.value()).resolve("versions");
+        Set<Path> keep = new java.util.HashSet<>();
+        keep.add(current.normalize());
+        previous.ifPresent(p -> keep.add(p.normalize()));
+        try {
+            tree.currentTarget().ifPresent(p -> keep.add(p.normalize()));
+        } catch (IOException e) {
+            return;     // unsure what current is: keep everything
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(versions)) {
+            for (Path p : ds) {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !keep.contains(p.normalize())) {
+                    tree.deleteVersion(p);
+                    Files.deleteIfExists(p.resolveSibling(p.getFileName() + VERIFIED));
+                    LOG.info("Add-on {}: removed the superseded root-owned copy {}", id, p.getFileName());
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("Add-on {}: cannot remove superseded root-owned copies: {}", id, e.getMessage());
+        }
+    }
+
+    /** After a failed operation: the copy it made, and the add-on's directory if it made that too. */
+    private void undoCopy(AddonId id, PrivilegedTree tree, Path addonRoot, boolean rootExisted, Path versionDir,
+                          boolean versionExisted) {
+        try {
+            Optional<Path> current = tree.currentTarget();
+            if (!versionExisted && (current.isEmpty() || !current.get().normalize().equals(versionDir.normalize()))) {
+                tree.deleteVersion(versionDir);
+                Files.deleteIfExists(versionDir.resolveSibling(versionDir.getFileName() + VERIFIED));
+            }
+            if (!rootExisted && current.isEmpty()) {
+                deleteLeftovers(addonRoot);
+                deleteIfEmpty(addonRoot.resolve("versions"));
+                deleteIfEmpty(addonRoot);
+            }
+        } catch (IOException e) {
+            LOG.warn("Add-on {}: cannot remove the root-owned copy of a failed request: {}", id, e.getMessage());
+        }
+    }
+
+    private boolean deleteTree(AddonId id) throws SupervisionException {
+        Path addonRoot = config.privilegedRoot().resolve(id.value());
+        if (!Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        try {
+            new PrivilegedTree(config.privilegedRoot(), id.value()).deleteAll();
+            LOG.info("Add-on {}: root-owned copy {} removed", id, addonRoot);
+            return true;
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot delete " + addonRoot + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static Optional<JsonObject> readMarker(Path marker) {
+        try {
+            return Optional.of(JsonParser.parseString(Files.readString(marker, StandardCharsets.UTF_8)).getAsJsonObject());
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();      // unreadable: verify again
+        }
+    }
+
+    private static void ensureDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectory(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+    }
+
+    /** Temporary trees of an interrupted verification ({@code .verify-*}). */
+    private static void deleteLeftovers(Path addonRoot) throws IOException {
+        if (!Files.isDirectory(addonRoot, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        List<Path> leftovers = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(addonRoot, ".verify-*")) {
+            ds.forEach(leftovers::add);
+        }
+        for (Path p : leftovers) {
+            PrivilegedTree.deleteTree(p);
+        }
+    }
+
+    private static void deleteIfEmpty(Path dir) {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            if (ds.iterator().hasNext()) {
+                return;
+            }
+        } catch (IOException e) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // not empty after all, or gone
+        }
+    }
+
+    static String printable(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder();
+        s.codePoints().limit(100).forEach(c -> b.appendCodePoint(Character.isISOControl(c) ? '?' : c));
+        return b.toString();
+    }
+}

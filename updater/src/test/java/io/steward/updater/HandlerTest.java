@@ -1,0 +1,120 @@
+package io.steward.updater;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import io.steward.privileged.client.internal.Protocol;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Request parsing, the ledger, the configuration and the host checks, without systemd. */
+class HandlerTest {
+    @TempDir
+    Path dir;
+
+    private static String code(String line) {
+        try {
+            Handler.parse(line);
+            return "accepted";
+        } catch (Refusal r) {
+            return r.code() + (r.permanent() ? "/permanent" : "/transient");
+        }
+    }
+
+    @Test
+    void requestsAreParsedStrictly() throws Refusal {
+        assertEquals("accepted", code("{\"protocol\":1,\"op\":\"version\"}"));
+        assertEquals("accepted", code("{\"protocol\":1,\"op\":\"release\",\"id\":\"x\"}"));
+        assertEquals("malformed_request/permanent", code("{\"protocol\":1,\"op\":\"release\"}"), "a missing field");
+        assertEquals("malformed_request/permanent", code("{\"protocol\":1,\"op\":\"release\",\"id\":\"x\",\"x\":1}"));
+        assertEquals("malformed_request/permanent", code("{\"protocol\":\"1\",\"op\":\"version\"}"));
+        assertEquals("malformed_request/permanent", code("{\"protocol\":1,\"op\":7}"));
+        assertEquals("malformed_request/permanent", code("{\"protocol\":1,\"op\":\"version\"} trailing"));
+        assertEquals("malformed_request/permanent", code("{'protocol':1,'op':'version'}"), "strict JSON only");
+        assertEquals("malformed_request/permanent", code("[".repeat(5000)), "no deep nesting");
+        assertEquals("unsupported_protocol/transient", code("{\"protocol\":2,\"op\":\"version\"}"));
+        assertEquals("unknown_op/transient", code("{\"protocol\":1,\"op\":\"exec\"}"));
+        JsonObject o = Handler.parse("{\"protocol\":1,\"op\":\"materialize\",\"id\":\"x\",\"version\":\"1\","
+                + "\"sha256\":\"" + "a".repeat(64) + "\",\"signature\":\"\"}");
+        assertEquals("materialize", o.get("op").getAsString(), "key is optional");
+    }
+
+    @Test
+    void artifactArgumentsAreValidated() {
+        io.steward.supervision.AddonId id = new io.steward.supervision.AddonId("x");
+        String sha = "a".repeat(64);
+        new Updater.Artifact(id, "1.0+b", sha, "AAAA", Optional.of("k-1"));
+        assertThrows(IllegalArgumentException.class, () -> new Updater.Artifact(id, "../1", sha, "", Optional.empty()));
+        assertThrows(IllegalArgumentException.class, () -> new Updater.Artifact(id, "1", sha.toUpperCase(), "",
+                Optional.empty()));
+        assertThrows(IllegalArgumentException.class, () -> new Updater.Artifact(id, "1", sha, "a\nb", Optional.empty()));
+        assertThrows(IllegalArgumentException.class, () -> new Updater.Artifact(id, "1", sha, "", Optional.of("../k")));
+    }
+
+    @Test
+    void theLedgerIsCanonicalAtomicAndNeverGuessed() throws IOException {
+        Ledger l = Ledger.open(dir);
+        assertEquals("{\"version\":1,\"addons\":{}}\n", Files.readString(dir.resolve(Ledger.FILE)));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(Ledger.FILE))));
+        io.steward.supervision.AddonId a = new io.steward.supervision.AddonId("a");
+        l.put(a, Set.of("steward-a.timer", "steward-a.service"));
+        assertEquals("{\"version\":1,\"addons\":{\"a\":{\"units\":[\"steward-a.service\",\"steward-a.timer\"]}}}\n",
+                Files.readString(dir.resolve(Ledger.FILE)));
+        assertEquals(Optional.of("a"), l.owner("steward-a.timer"));
+        assertEquals(Set.of("steward-a.service", "steward-a.timer"), Ledger.open(dir).units(a), "read back");
+        l.put(a, Set.of());
+        assertEquals("{\"version\":1,\"addons\":{}}\n", Files.readString(dir.resolve(Ledger.FILE)));
+        Files.writeString(dir.resolve(Ledger.FILE), "{\"addons\":{\"../x\":{\"units\":[]}}}");
+        assertThrows(IOException.class, () -> Ledger.open(dir));
+        Files.writeString(dir.resolve(Ledger.FILE), "garbage");
+        assertThrows(IOException.class, () -> Ledger.open(dir));
+    }
+
+    @Test
+    void optionsAccountsAndHostChecks() throws IOException {
+        Path passwd = Files.writeString(dir.resolve("passwd"), "root:x:0:0::/root:/bin/sh\nsteward:x:999:995::/:/bin/false\n");
+        Path group = Files.writeString(dir.resolve("group"), "root:x:0:\nsteward:x:995:\nops:x:1200:\n");
+        Accounts accounts = new Accounts(passwd, group);
+        Path trust = Files.createDirectories(dir.resolve("trust"));
+        UpdaterConfig c = UpdaterConfig.parse(List.of("--agent-user", "steward", "--data", dir.resolve("data").toString(),
+                "--privileged-root=" + dir.resolve("priv"), "--unit-dir", dir.resolve("units").toString(), "--trust",
+                trust.toString(), "--state", dir.resolve("state").toString(), "--read-timeout-millis", "250"), accounts);
+        assertEquals(999, c.agentUid());
+        assertEquals(995, c.agentGid());
+        assertEquals(Duration.ofMillis(250), c.readTimeout());
+        assertEquals("rw-rw----", PosixFilePermissions.toString(c.socketMode()));
+        assertEquals(1200, UpdaterConfig.parse(List.of("--agent-user", "999", "--agent-group", "ops"), accounts).agentGid());
+        assertThrows(IllegalArgumentException.class, () -> UpdaterConfig.parse(List.of("--exec", "x"), accounts));
+        assertThrows(IOException.class, () -> UpdaterConfig.parse(List.of("--agent-user", "mallory"), accounts));
+
+        Files.createDirectories(dir.resolve("units"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        c.checkHost();       // this test runs as root: every directory is root's
+        assertTrue(Files.isDirectory(dir.resolve("priv")));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("state"))));
+        Files.setPosixFilePermissions(trust, PosixFilePermissions.fromString("rwxrwxrwx"));
+        IOException writable = assertThrows(IOException.class, c::checkHost);
+        assertTrue(writable.getMessage().contains("writable by group or others"), writable.getMessage());
+        Files.setPosixFilePermissions(trust, PosixFilePermissions.fromString("rwxr-xr-x"));
+        UpdaterConfig overlapping = UpdaterConfig.parse(List.of("--data", dir.toString(), "--privileged-root",
+                dir.resolve("priv").toString(), "--agent-user", "0"), accounts);
+        IOException overlap = assertThrows(IOException.class, overlapping::checkHost);
+        assertTrue(overlap.getMessage().contains("overlaps"), overlap.getMessage());
+    }
+
+    @Test
+    void theEnvironmentAllowlistIsSmall() {
+        assertEquals(Set.of("PATH", "LANG", "LC_ALL", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"), Main.ENVIRONMENT);
+        assertEquals(6, Protocol.OPS.size());
+    }
+}
