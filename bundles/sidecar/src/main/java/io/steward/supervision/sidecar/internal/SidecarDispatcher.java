@@ -146,7 +146,10 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     private final int logKeep;
     private final String bootId;
     private final Cgroups cgroups;
-    private final NotifyHub hub;
+    // opened with the first sidecar, not at activation: the kind is activated by core's whiteboard in
+    // every process (a one-shot 'steward status' too), and junixsocket loads a native library
+    private final Object hubLock = new Object();
+    private NotifyHub hub;    // guarded by hubLock
     private final ScheduledExecutorService supervisor;
     private final Map<AddonId, Supervised> supervised = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -184,12 +187,29 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         this.logKeep = config.log_keep();
         this.bootId = Processes.bootId();
         this.cgroups = new Cgroups(Path.of("/proc/self/mountinfo"));
-        this.hub = new NotifyHub(this::onNotify, named("sidecar-notify"));
         this.supervisor = Executors.newSingleThreadScheduledExecutor(named("sidecar-supervisor"));
         supervisor.scheduleWithFixedDelay(this::tick, config.poll_millis(), config.poll_millis(), TimeUnit.MILLISECONDS);
         LOG.info("Sidecar dispatcher started on {} (ready grace {} ms, start timeout {}s, stop grace {}s, restarts {}..{} ms)",
                 layout.data(), config.ready_grace_millis(), config.start_timeout_seconds(), config.stop_grace_seconds(),
                 config.restart_base_millis(), config.restart_max_millis());
+    }
+
+    private NotifyHub hub() throws IOException {
+        synchronized (hubLock) {
+            if (closed) {
+                throw new IOException("the sidecar dispatcher is stopping");
+            }
+            if (hub == null) {
+                hub = new NotifyHub(this::onNotify, named("sidecar-notify"));
+            }
+            return hub;
+        }
+    }
+
+    private Optional<NotifyHub> existingHub() {
+        synchronized (hubLock) {
+            return Optional.ofNullable(hub);
+        }
     }
 
     /** Detaches: stops this component's threads and sockets; every sidecar process keeps running. */
@@ -204,7 +224,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        hub.close();
+        existingHub().ifPresent(NotifyHub::close);
         int n = 0;
         for (Supervised s : supervised.values()) {
             synchronized (s) {
@@ -286,7 +306,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     s.enter(Phase.FAILED, "stopped for removal; removing its files");   // until the removal completes
                 }
             }
-            hub.unbind(id);
+            existingHub().ifPresent(h -> h.unbind(id));
             cgroups.release(id);
             stager.remove(id);
             PrivilegedOperations p = privileged;
@@ -472,7 +492,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 s.run = null;
                 s.spec = null;
             }
-            hub.unbind(id);
+            existingHub().ifPresent(h -> h.unbind(id));
             try {
                 Files.deleteIfExists(stateFile(id));
             } catch (IOException e) {
@@ -636,7 +656,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         Path logDir = Files.createDirectories(home.resolve("log"));
         rotateLogs(id);
         String address = NotifyHub.address(layout.data(), id);
-        hub.bind(id, address);
+        hub().bind(id, address);
 
         List<String> command = new ArrayList<>();
         command.add(Processes.SETSID);
@@ -986,7 +1006,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             if (live.isPresent()) {
                 Running run = live.get();
                 try {
-                    hub.bind(id, stored.has("notify_socket") ? stored.get("notify_socket").getAsString()
+                    hub().bind(id, stored.has("notify_socket") ? stored.get("notify_socket").getAsString()
                             : NotifyHub.address(layout.data(), id));
                 } catch (IOException e) {
                     LOG.warn("Add-on {}: cannot bind its notify socket again: {}", id, e.getMessage());
@@ -1037,7 +1057,8 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         JsonObject o = new JsonObject();
         o.addProperty("format", 1);
         o.add("spec", s.spec.toJson());
-        o.addProperty("notify_socket", hub.boundAddress(s.id).orElse(NotifyHub.address(layout.data(), s.id)));
+        o.addProperty("notify_socket", existingHub().flatMap(h -> h.boundAddress(s.id))
+                .orElse(NotifyHub.address(layout.data(), s.id)));
         o.addProperty("boot_id", bootId);
         Running run = s.run;
         if (run != null) {

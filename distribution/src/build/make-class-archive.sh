@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Makes bin/steward.jsa, a class-data archive of what a one-shot command loads (the launcher, Felix
+# and the bundles' classes), by running one 'apply' of an empty document with the flags bin/steward
+# uses for one-shot commands. It saves about a third of the start-up of apply, plan and status.
+# Usage: make-class-archive.sh TREE WORK
+set -euo pipefail
+tree=$1 work=$2
+rm -rf "$work" "$tree/bin/steward.jsa" && mkdir -p "$work"
+printf '{"addons": []}\n' > "$work/empty.json"
+java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xms24m -XX:ArchiveClassesAtExit="$tree/bin/steward.jsa" \
+  -jar "$tree/bin/steward-launcher.jar" apply -a "$work/empty.json" --data "$work/data" --etc "$work/etc" \
+  > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
+echo "class-data archive: $(du -h "$tree/bin/steward.jsa" | cut -f1) bin/steward.jsa"
