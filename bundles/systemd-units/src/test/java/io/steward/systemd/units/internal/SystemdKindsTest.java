@@ -359,21 +359,7 @@ class SystemdKindsTest {
         assertEquals(SupervisionState.READY, f.supervisor("systemd_service")
                 .apply(f.record(id, "systemd_service", "1")).state());
 
-        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), sandbox.address(),
-                f.repo.toString(), f.layout.data().toString(), f.layout.privilegedRoot().toString(),
-                sandbox.unitDir().toString(), id, "systemd_service", "2").redirectErrorStream(true).start();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
-                StandardCharsets.UTF_8))) {
-            StringBuilder seen = new StringBuilder();
-            String line;
-            while ((line = out.readLine()) != null && !line.equals(CrashChild.MARKER)) {
-                seen.append(line).append('\n');
-            }
-            assertEquals(CrashChild.MARKER, line, "the child reached the crash point; it printed:\n" + seen);
-            child.destroyForcibly();    // SIGKILL: no shutdown hook, no cleanup
-            assertTrue(child.waitFor(30, TimeUnit.SECONDS));
-        }
+        killChildAtCrashPoint(id, "2");
         assertTrue(Files.exists(unit(b)), "the child had written the new unit");
 
         UnitSupervisor restarted = f.supervisor("systemd_service");
@@ -386,5 +372,38 @@ class SystemdKindsTest {
         assertEquals("not-found", systemd.unit(a).loadState());
         restarted.remove(new AddonId(id));
         assertEquals(Set.of(), ownedFiles(id));
+    }
+
+    @Test
+    void killedMidFirstInstallARemovalByTheRestartedAgentLeavesNoUnit() throws Exception {
+        String id = newId();
+        String a = "steward-" + id + ".service";
+        RepoStager.publish(f.repo, id, "1", Map.of(a, service("a"), "run.sh", RUNS));
+        killChildAtCrashPoint(id, "1");
+        assertTrue(Files.exists(unit(a)), "the child had written the unit");
+
+        // the assignment is gone when the agent comes back: what the durable record names is removed
+        UnitSupervisor restarted = f.supervisor("systemd_service");
+        restarted.remove(new AddonId(id));
+        assertEquals(Set.of(), ownedFiles(id), "no orphan unit");
+        assertEquals("not-found", systemd.unit(a).loadState());
+    }
+
+    private void killChildAtCrashPoint(String id, String version) throws Exception {
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), CrashChild.class.getName(), sandbox.address(),
+                f.repo.toString(), f.layout.data().toString(), f.layout.privilegedRoot().toString(),
+                sandbox.unitDir().toString(), id, "systemd_service", version).redirectErrorStream(true).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            StringBuilder seen = new StringBuilder();
+            String line;
+            while ((line = out.readLine()) != null && !line.equals(CrashChild.MARKER)) {
+                seen.append(line).append('\n');
+            }
+            assertEquals(CrashChild.MARKER, line, "the child reached the crash point; it printed:\n" + seen);
+            child.destroyForcibly();    // SIGKILL: no shutdown hook, no cleanup
+            assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        }
     }
 }
