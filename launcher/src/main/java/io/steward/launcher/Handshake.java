@@ -18,6 +18,7 @@ import org.osgi.framework.ServiceReference;
  * threads while the launcher waits in {@link #await}.
  */
 final class Handshake implements ServiceListener {
+    // the property names of io.steward.supervision.CommandResult: the launcher stays free of Steward classes
     static final String EXIT = "steward.command.exit";
     static final String STDOUT = "steward.command.stdout";
     static final String STDERR = "steward.command.stderr";

@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.OptionalLong;
 
 /**
  * User and group names to numeric ids, from {@code /etc/passwd} and {@code /etc/group} (read directly: no
@@ -56,20 +55,6 @@ final class Accounts {
         throw new IOException("no group \"" + nameOrId + "\" in " + group);
     }
 
-    /** The effective uid of this process ({@code Uid: real effective saved fs} in {@code /proc/self/status}). */
-    static OptionalLong effectiveUid() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
-                if (line.startsWith("Uid:")) {
-                    String[] f = line.substring(4).trim().split("\\s+");
-                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // no /proc
-        }
-        return OptionalLong.empty();
-    }
 
     private static List<String[]> entries(Path file) throws IOException {
         return Files.readAllLines(file, StandardCharsets.UTF_8).stream()

@@ -55,7 +55,7 @@ public final class Main {
             fail("refusing to start with environment variable(s) " + foreign + ": start it through "
                     + "bin/steward-updater, which clears the environment");
         }
-        OptionalLong euid = Accounts.effectiveUid();
+        OptionalLong euid = io.steward.privileged.ProcessIdentity.effectiveUid();
         if (euid.isEmpty() || euid.getAsLong() != 0) {
             fail("must run as root (effective uid " + (euid.isPresent() ? euid.getAsLong() : "unknown") + ")");
         }

@@ -11,6 +11,7 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.Versions;
 import io.steward.supervision.spi.SupervisionException;
+import io.steward.supervision.CommandResult;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -29,7 +30,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -53,9 +53,6 @@ import org.osgi.service.component.annotations.Deactivate;
  */
 @Component(immediate = true, configurationPid = DeliveryStager.PID)
 public final class DeliveryCommands {
-    static final String EXIT = "steward.command.exit";
-    static final String STDOUT = "steward.command.stdout";
-    static final String STDERR = "steward.command.stderr";
     static final Set<String> COMMANDS = Set.of("keygen", "pack", "verify");
     private static final Gson JSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
 
@@ -65,9 +62,6 @@ public final class DeliveryCommands {
     private volatile ServiceRegistration<?> result;
 
     /** What the launcher prints. */
-    record Outcome(int exit, String stdout, String stderr) {
-    }
-
     /** An invocation error: exit 2. */
     private static final class Usage extends Exception {
         private static final long serialVersionUID = 1L;
@@ -107,21 +101,21 @@ public final class DeliveryCommands {
         }
     }
 
-    Outcome run(String command) {
+    CommandResult run(String command) {
         try {
             List<String> args = args(context.getProperty("steward.command.args"));
             return switch (command) {
                 case "keygen" -> keygen(args);
                 case "pack" -> pack(args);
                 case "verify" -> verify(args);
-                default -> new Outcome(2, "", "steward: unknown command " + command);
+                default -> new CommandResult(2, "", "steward: unknown command " + command);
             };
         } catch (Usage e) {
-            return new Outcome(2, "", "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
+            return new CommandResult(2, "", "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
         } catch (IOException e) {
-            return new Outcome(1, "", "steward: " + command + " failed: " + Failures.describe(e));
+            return new CommandResult(1, "", "steward: " + command + " failed: " + Failures.describe(e));
         } catch (RuntimeException e) {
-            return new Outcome(1, "", "steward: " + command + " failed: " + e);
+            return new CommandResult(1, "", "steward: " + command + " failed: " + e);
         }
     }
 
@@ -133,7 +127,7 @@ public final class DeliveryCommands {
         };
     }
 
-    private Outcome keygen(List<String> list) throws Usage, IOException {
+    private CommandResult keygen(List<String> list) throws Usage, IOException {
         Args a = Args.parse(list, Set.of("--out"), Set.of());
         a.positionals(0);
         String name = a.required("--out");
@@ -149,10 +143,10 @@ public final class DeliveryCommands {
             write(priv, Ed25519.privatePem(pair.getPrivate()), "rw-------");
             write(pub, Ed25519.publicPem(pair.getPublic()), "rw-r--r--");
         } catch (FileAlreadyExistsException e) {
-            return new Outcome(1, "", "steward: keygen: " + e.getFile() + " already exists; not overwriting a key");
+            return new CommandResult(1, "", "steward: keygen: " + e.getFile() + " already exists; not overwriting a key");
         }
         String id = base.getFileName().toString();
-        return new Outcome(0, "private key " + priv + " (keep it secret)\n"
+        return new CommandResult(0, "private key " + priv + " (keep it secret)\n"
                 + "public key  " + pub + "\n"
                 + "trust it on a host as <trust>/" + id + ".pem (key id \"" + id + "\")\n", "");
     }
@@ -167,7 +161,7 @@ public final class DeliveryCommands {
         }
     }
 
-    private Outcome pack(List<String> list) throws Usage, IOException {
+    private CommandResult pack(List<String> list) throws Usage, IOException {
         Args a = Args.parse(list, Set.of("--key", "--out", "--id", "--version"), Set.of("--json"));
         Path dir = resolve(a.positionals(1).get(0));
         Path keyFile = resolve(a.required("--key"));
@@ -187,7 +181,7 @@ public final class DeliveryCommands {
         try {
             packed = Packer.pack(dir, out, DeliveryStager.limits(config));
         } catch (Packer.Refused e) {
-            return new Outcome(1, "", "steward: pack: cannot pack " + dir + ": " + e.getMessage());
+            return new CommandResult(1, "", "steward: pack: cannot pack " + dir + ": " + e.getMessage());
         }
         String id = packed.manifest().id();
         String version = packed.manifest().version();
@@ -224,16 +218,16 @@ public final class DeliveryCommands {
             o.addProperty("key", keyId);
             o.addProperty("entries", packed.entries());
             o.add("assignment", assignment);
-            return new Outcome(0, JSON.toJson(o) + "\n", "");
+            return new CommandResult(0, JSON.toJson(o) + "\n", "");
         }
-        return new Outcome(0, "artifact  " + packed.file().toAbsolutePath() + " (" + packed.entries() + " entries)\n"
+        return new CommandResult(0, "artifact  " + packed.file().toAbsolutePath() + " (" + packed.entries() + " entries)\n"
                 + "sha256    " + packed.sha256() + "\n"
                 + "signature " + signature + "\n"
                 + "signed with " + keyFile + "; hosts must trust its public key (as <trust>/" + keyId + ".pem, for example)\n"
                 + "assignment (an element of \"addons\"):\n" + JSON.toJson(assignment) + "\n", "");
     }
 
-    private Outcome verify(List<String> list) throws Usage {
+    private CommandResult verify(List<String> list) throws Usage {
         Args a = Args.parse(list, Set.of("--id", "--version", "--sha256", "--signature", "--key"), Set.of("--json"));
         Path file = resolve(a.positionals(1).get(0));
         String id = a.required("--id");
@@ -299,9 +293,9 @@ public final class DeliveryCommands {
                 o.addProperty("binary", m.binary());
                 o.addProperty("entries", r.entries());
                 o.addProperty("bytes", r.bytes());
-                return new Outcome(0, JSON.toJson(o) + "\n", "");
+                return new CommandResult(0, JSON.toJson(o) + "\n", "");
             }
-            return new Outcome(0, "ok: " + file + ": " + id + " " + version + ", " + m.supervision() + ", binary "
+            return new CommandResult(0, "ok: " + file + ": " + id + " " + version + ", " + m.supervision() + ", binary "
                     + m.binary() + ", " + r.entries() + " entries, " + signer + "\n", "");
         } catch (SupervisionException e) {
             String stderr = "steward: " + e.getMessage();   // already names the add-on and the step
@@ -311,11 +305,11 @@ public final class DeliveryCommands {
                 o.addProperty("file", file.toString());
                 o.addProperty("error", e.getMessage());
                 o.addProperty("disposition", e.disposition().name().toLowerCase(Locale.ROOT));
-                return new Outcome(1, JSON.toJson(o) + "\n", stderr);
+                return new CommandResult(1, JSON.toJson(o) + "\n", stderr);
             }
-            return new Outcome(1, "", stderr);
+            return new CommandResult(1, "", stderr);
         } catch (IOException e) {
-            return new Outcome(1, "", "steward: verify: cannot read " + file + ": " + Failures.describe(e));
+            return new CommandResult(1, "", "steward: verify: cannot read " + file + ": " + Failures.describe(e));
         }
     }
 
@@ -409,13 +403,9 @@ public final class DeliveryCommands {
         }
     }
 
-    private void publish(Outcome outcome) {
-        Hashtable<String, Object> properties = new Hashtable<>();
-        properties.put(EXIT, outcome.exit());
-        properties.put(STDOUT, outcome.stdout());
-        properties.put(STDERR, outcome.stderr());
+    private void publish(CommandResult outcome) {
         try {
-            result = context.registerService(Object.class, new Object(), properties);
+            result = context.registerService(Object.class, new Object(), outcome.serviceProperties());
         } catch (IllegalStateException e) {
             // the framework is stopping; nobody is waiting any more
         }

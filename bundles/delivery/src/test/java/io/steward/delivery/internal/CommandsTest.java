@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.delivery.StagedArtifact;
-import io.steward.delivery.internal.DeliveryCommands.Outcome;
+import io.steward.supervision.CommandResult;
 import io.steward.delivery.internal.Fixtures.Host;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.spi.AddonRecord;
@@ -39,7 +39,7 @@ class CommandsTest {
         host = new Host(Files.createDirectories(cwd.resolve("host")));
     }
 
-    private Outcome command(String command, String... args) throws Exception {
+    private CommandResult command(String command, String... args) throws Exception {
         Map<String, String> props = new HashMap<>();
         props.put("steward.command", command);
         props.put("steward.command.args", new com.google.gson.Gson().toJson(List.of(args)));
@@ -50,8 +50,8 @@ class CommandsTest {
         DeliveryCommands commands = new DeliveryCommands(ctx.context, Fixtures.config(Map.of()));
         try {
             Dictionary<String, ?> d = ctx.registered.get(60, TimeUnit.SECONDS);
-            return new Outcome((Integer) d.get(DeliveryCommands.EXIT), (String) d.get(DeliveryCommands.STDOUT),
-                    (String) d.get(DeliveryCommands.STDERR));
+            return new CommandResult((Integer) d.get(CommandResult.EXIT), (String) d.get(CommandResult.STDOUT),
+                    (String) d.get(CommandResult.STDERR));
         } finally {
             commands.deactivate();
         }
@@ -72,7 +72,7 @@ class CommandsTest {
 
     @Test
     void keygenKeysAreInterchangeableWithOpenssl() throws Exception {
-        Outcome o = command("keygen", "--out", "keys/release");
+        CommandResult o = command("keygen", "--out", "keys/release");
         assertEquals(0, o.exit(), o.stderr());
         Path priv = cwd.resolve("keys/release.pem");
         Path pub = cwd.resolve("keys/release.pub.pem");
@@ -93,7 +93,7 @@ class CommandsTest {
                 "openssl pkeyutl -sign -inkey keys/release.pem -rawin -in stmt | base64 -w0").strip());
         assertTrue(Ed25519.verify(Ed25519.readPublic(Files.readString(pub)), Files.readAllBytes(stmt), sig));
 
-        Outcome again = command("keygen", "--out", "keys/release.pem");
+        CommandResult again = command("keygen", "--out", "keys/release.pem");
         assertEquals(1, again.exit());
         assertTrue(again.stderr().contains("already exists"), again.stderr());
     }
@@ -117,7 +117,7 @@ class CommandsTest {
             stager.deactivate();
         }
         // an openssl-made private key also packs
-        Outcome packed = command("pack", folder("src").toString(), "--key", "key.pem", "--out", "out.tar.gz");
+        CommandResult packed = command("pack", folder("src").toString(), "--key", "key.pem", "--out", "out.tar.gz");
         assertEquals(0, packed.exit(), packed.stderr());
     }
 
@@ -126,7 +126,7 @@ class CommandsTest {
         assertEquals(0, command("keygen", "--out", "demo").exit());
         Files.copy(cwd.resolve("demo.pub.pem"), host.trust.resolve("demo.pem"));
         Path src = folder("src");
-        Outcome first = command("pack", "src", "--key", "demo.pem", "--out", "dist/a.tar.gz", "--json");
+        CommandResult first = command("pack", "src", "--key", "demo.pem", "--out", "dist/a.tar.gz", "--json");
         assertEquals(0, first.exit(), first.stderr());
 
         // other mtimes, owners and modes of non-executables on disk: the same bytes
@@ -139,7 +139,7 @@ class CommandsTest {
                 }
             }
         }
-        Outcome second = command("pack", "src", "--key", "demo.pem", "--out", "dist/b.tar.gz", "--json");
+        CommandResult second = command("pack", "src", "--key", "demo.pem", "--out", "dist/b.tar.gz", "--json");
         assertEquals(0, second.exit(), second.stderr());
         assertArrayEquals(Files.readAllBytes(cwd.resolve("dist/a.tar.gz")), Files.readAllBytes(cwd.resolve("dist/b.tar.gz")));
 
@@ -178,24 +178,24 @@ class CommandsTest {
 
         String sha = json.get("sha256").getAsString();
         String sig = json.get("signature").getAsString();
-        Outcome ok = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
+        CommandResult ok = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
                 "--signature", sig);
         assertEquals(0, ok.exit(), ok.stderr());
         assertTrue(ok.stdout().startsWith("ok: "), ok.stdout());
         assertTrue(ok.stdout().contains("signed by trusted key demo"), ok.stdout());
 
-        Outcome okJson = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
+        CommandResult okJson = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
                 "--signature", sig, "--key", "demo", "--json");
         assertEquals(0, okJson.exit(), okJson.stderr());
         assertTrue(JsonParser.parseString(okJson.stdout()).getAsJsonObject().get("ok").getAsBoolean());
 
-        Outcome wrongVersion = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.5.0", "--sha256", sha,
+        CommandResult wrongVersion = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.5.0", "--sha256", sha,
                 "--signature", sig);
         assertEquals(1, wrongVersion.exit());
         assertEquals("steward: add-on netprobe: verify: signature does not match any trusted key (tried: demo)",
                 wrongVersion.stderr());
 
-        Outcome wrongSha = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256",
+        CommandResult wrongSha = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256",
                 "0".repeat(64), "--signature", sig, "--json");
         assertEquals(1, wrongSha.exit());
         JsonObject refused = JsonParser.parseString(wrongSha.stdout()).getAsJsonObject();
@@ -203,7 +203,7 @@ class CommandsTest {
         assertEquals("permanent", refused.get("disposition").getAsString());
         assertTrue(refused.get("error").getAsString().contains("digest mismatch"), wrongSha.stdout());
 
-        Outcome usage = command("verify", "dist/a.tar.gz", "--id", "netprobe");
+        CommandResult usage = command("verify", "dist/a.tar.gz", "--id", "netprobe");
         assertEquals(2, usage.exit());
         assertTrue(usage.stderr().contains("--version is required"), usage.stderr());
         Fixtures.assertNoLeftovers(host);
@@ -214,22 +214,22 @@ class CommandsTest {
         assertEquals(0, command("keygen", "--out", "demo").exit());
         Path src = folder("src");
         Files.createSymbolicLink(src.resolve("share/link"), Path.of("/etc/passwd"));
-        Outcome link = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
+        CommandResult link = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
         assertEquals(1, link.exit());
         assertTrue(link.stderr().contains("share/link is a symbolic link"), link.stderr());
         Files.delete(src.resolve("share/link"));
 
-        Outcome mismatch = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz", "--id", "other");
+        CommandResult mismatch = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz", "--id", "other");
         assertEquals(2, mismatch.exit());
         assertTrue(mismatch.stderr().contains("disagree"), mismatch.stderr());
         assertFalse(Files.exists(cwd.resolve("x.tar.gz")));
 
         Files.delete(src.resolve("netprobe"));
-        Outcome noBinary = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
+        CommandResult noBinary = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
         assertEquals(1, noBinary.exit());
         assertTrue(noBinary.stderr().contains("declared binary \"netprobe\" is missing"), noBinary.stderr());
 
-        Outcome badKey = command("pack", "src", "--key", "src/addon.json", "--out", "x.tar.gz");
+        CommandResult badKey = command("pack", "src", "--key", "src/addon.json", "--out", "x.tar.gz");
         assertEquals(2, badKey.exit());
         assertTrue(badKey.stderr().contains("is not an Ed25519 private key"), badKey.stderr());
 

@@ -5,8 +5,8 @@ import io.steward.supervision.SupervisionService;
 import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.CommandResult;
 import java.util.ArrayList;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -30,9 +30,6 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
  */
 @Component(immediate = true)
 public final class OneShotCommand {
-    static final String EXIT = "steward.command.exit";
-    static final String STDOUT = "steward.command.stdout";
-    static final String STDERR = "steward.command.stderr";
     private static final java.util.Set<String> ONE_SHOT = java.util.Set.of("apply", "plan", "status");
 
     private final BundleContext context;
@@ -78,10 +75,7 @@ public final class OneShotCommand {
         }
     }
 
-    record Outcome(int exit, String stdout, String stderr) {
-    }
-
-    private Outcome run(String command, boolean json) {
+    private CommandResult run(String command, boolean json) {
         try {
             return switch (command) {
                 case "apply" -> apply(json);
@@ -90,17 +84,17 @@ public final class OneShotCommand {
                 default -> throw new IllegalStateException("not a one-shot command: " + command);
             };
         } catch (ExecutionException e) {
-            return new Outcome(1, "", "steward: " + command + " failed: " + e.getCause().getMessage());
+            return new CommandResult(1, "", "steward: " + command + " failed: " + e.getCause().getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new Outcome(1, "", "steward: " + command + " was interrupted");
+            return new CommandResult(1, "", "steward: " + command + " was interrupted");
         } catch (Exception e) {
-            return new Outcome(1, "", "steward: " + command + " failed: " + e.getMessage());
+            return new CommandResult(1, "", "steward: " + command + " failed: " + e.getMessage());
         }
     }
 
-    private Outcome apply(boolean json) throws Exception {
-        Outcome invalid = invalidInput();
+    private CommandResult apply(boolean json) throws Exception {
+        CommandResult invalid = invalidInput();
         if (invalid != null) {
             return invalid;
         }
@@ -111,34 +105,34 @@ public final class OneShotCommand {
                 errors.add("steward: add-on " + s.id() + " is " + s.state().wireName() + ": " + s.detail());
             }
         }
-        return new Outcome(r.converged() ? 0 : 1, json ? Render.applyJson(r) : Render.applyText(r),
+        return new CommandResult(r.converged() ? 0 : 1, json ? Render.applyJson(r) : Render.applyText(r),
                 String.join("\n", errors));
     }
 
-    private Outcome plan(boolean json) throws Exception {
-        Outcome invalid = invalidInput();
+    private CommandResult plan(boolean json) throws Exception {
+        CommandResult invalid = invalidInput();
         if (invalid != null) {
             return invalid;
         }
         ReconcileReport r = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS);
-        return new Outcome(0, json ? Render.planJson(r) : Render.planText(r), String.join("\n", warnings(r)));
+        return new CommandResult(0, json ? Render.planJson(r) : Render.planText(r), String.join("\n", warnings(r)));
     }
 
-    private Outcome status(boolean json) throws Exception {
+    private CommandResult status(boolean json) throws Exception {
         // a plan runs on the reconcile queue after the ledger is loaded, so its statuses are the recorded ones
         List<SupervisionStatus> statuses = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS).statuses();
-        return new Outcome(0, json ? Render.statusJson(statuses) : Render.statusTable(statuses), "");
+        return new CommandResult(0, json ? Render.statusJson(statuses) : Render.statusTable(statuses), "");
     }
 
     /** The document named on the command line must be valid, or nothing happens (exit 2). */
-    private Outcome invalidInput() {
+    private CommandResult invalidInput() {
         if (sources.isEmpty()) {
-            return new Outcome(2, "", "steward: no assignment source is available (is bundle io.steward.source.file installed?)");
+            return new CommandResult(2, "", "steward: no assignment source is available (is bundle io.steward.source.file installed?)");
         }
         for (AssignmentSource s : sources) {
             AssignmentSource.Snapshot snap = s.snapshot();
             if (snap.error().isPresent()) {
-                return new Outcome(2, "", "steward: " + snap.error().get());
+                return new CommandResult(2, "", "steward: " + snap.error().get());
             }
         }
         return null;
@@ -148,13 +142,9 @@ public final class OneShotCommand {
         return r.warnings().stream().map(w -> "steward: warning: " + w).toList();
     }
 
-    private void publish(Outcome outcome) {
-        Hashtable<String, Object> properties = new Hashtable<>();
-        properties.put(EXIT, outcome.exit());
-        properties.put(STDOUT, outcome.stdout());
-        properties.put(STDERR, outcome.stderr());
+    private void publish(CommandResult outcome) {
         try {
-            result = context.registerService(Object.class, new Object(), properties);
+            result = context.registerService(Object.class, new Object(), outcome.serviceProperties());
         } catch (IllegalStateException e) {
             // the framework is stopping; nobody is waiting any more
         }

@@ -1,10 +1,8 @@
 package io.steward.privileged.client.internal;
 
 import io.steward.privileged.PrivilegedOperations;
+import io.steward.privileged.ProcessIdentity;
 import io.steward.privileged.UnitInstaller;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Hashtable;
 import java.util.OptionalLong;
@@ -37,7 +35,7 @@ public final class UpdaterClientRegistrar {
 
     /** For tests: the uid is read from {@code procStatus}. */
     UpdaterClientRegistrar(BundleContext context, Path procStatus) {
-        OptionalLong uid = effectiveUid(procStatus);
+        OptionalLong uid = ProcessIdentity.effectiveUid(procStatus);
         if (uid.isPresent() && uid.getAsLong() == 0) {
             registration = null;
             LOG.info("steward-updater client not registered: the agent runs as root and works in-process");
@@ -66,18 +64,4 @@ public final class UpdaterClientRegistrar {
         }
     }
 
-    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}). */
-    static OptionalLong effectiveUid(Path procStatus) {
-        try {
-            for (String line : Files.readAllLines(procStatus, StandardCharsets.US_ASCII)) {
-                if (line.startsWith("Uid:")) {
-                    String[] f = line.substring(4).trim().split("\\s+");
-                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // no /proc: not Linux
-        }
-        return OptionalLong.empty();
-    }
 }

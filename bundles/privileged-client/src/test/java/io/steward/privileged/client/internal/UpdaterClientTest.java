@@ -159,7 +159,7 @@ class UpdaterClientTest {
     @Test
     void theEffectiveUidComesFromProc() throws Exception {
         Path status = Files.writeString(dir.resolve("status"), "Name:\tjava\nUid:\t999\t0\t999\t0\nGid:\t1\t1\t1\t1\n");
-        assertEquals(OptionalLong.of(0), UpdaterClientRegistrar.effectiveUid(status));
-        assertEquals(OptionalLong.empty(), UpdaterClientRegistrar.effectiveUid(dir.resolve("missing")));
+        assertEquals(OptionalLong.of(0), io.steward.privileged.ProcessIdentity.effectiveUid(status));
+        assertEquals(OptionalLong.empty(), io.steward.privileged.ProcessIdentity.effectiveUid(dir.resolve("missing")));
     }
 }

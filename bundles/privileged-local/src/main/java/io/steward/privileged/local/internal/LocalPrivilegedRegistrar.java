@@ -1,10 +1,7 @@
 package io.steward.privileged.local.internal;
 
 import io.steward.privileged.PrivilegedOperations;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.steward.privileged.ProcessIdentity;
 import java.util.Hashtable;
 import java.util.OptionalLong;
 import org.osgi.framework.BundleContext;
@@ -29,7 +26,7 @@ public final class LocalPrivilegedRegistrar {
 
     @Activate
     public LocalPrivilegedRegistrar(BundleContext context) {
-        OptionalLong uid = effectiveUid(Path.of("/proc/self/status"));
+        OptionalLong uid = ProcessIdentity.effectiveUid();
         if (uid.isPresent() && uid.getAsLong() == 0) {
             Hashtable<String, Object> properties = new Hashtable<>();
             properties.put("privileged.mode", "in-process");
@@ -53,18 +50,4 @@ public final class LocalPrivilegedRegistrar {
         }
     }
 
-    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}). */
-    static OptionalLong effectiveUid(Path procStatus) {
-        try {
-            for (String line : Files.readAllLines(procStatus, StandardCharsets.US_ASCII)) {
-                if (line.startsWith("Uid:")) {
-                    String[] f = line.substring(4).trim().split("\\s+");
-                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // no /proc: not Linux, and then not a host Steward can grant capabilities on
-        }
-        return OptionalLong.empty();
-    }
 }

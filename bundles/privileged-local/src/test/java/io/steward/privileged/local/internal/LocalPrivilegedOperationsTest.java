@@ -56,7 +56,7 @@ class LocalPrivilegedOperationsTest {
 
     @Test
     void grantsNormalisedCapabilitiesAndGetcapSeesThem() throws Exception {
-        assertEquals(OptionalLong.of(0), LocalPrivilegedRegistrar.effectiveUid(Path.of("/proc/self/status")),
+        assertEquals(OptionalLong.of(0), io.steward.privileged.ProcessIdentity.effectiveUid(Path.of("/proc/self/status")),
                 "this test runs as root, like CI");
         Path program = ops.grantCapabilities(ID, artifact(), "bin/probe",
                 List.of(" CAP_NET_RAW", "cap_net_admin", "cap_net_raw "));
@@ -117,9 +117,9 @@ class LocalPrivilegedOperationsTest {
     void theEffectiveUidComesFromProcStatus() throws IOException {
         Path status = tmp.resolve("status");
         Files.writeString(status, "Name:\tjava\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
-        assertEquals(OptionalLong.of(0), LocalPrivilegedRegistrar.effectiveUid(status));
+        assertEquals(OptionalLong.of(0), io.steward.privileged.ProcessIdentity.effectiveUid(status));
         Files.writeString(status, "Uid:\t0\t1000\t1000\t1000\n");
-        assertEquals(OptionalLong.of(1000), LocalPrivilegedRegistrar.effectiveUid(status));
-        assertEquals(OptionalLong.empty(), LocalPrivilegedRegistrar.effectiveUid(tmp.resolve("missing")));
+        assertEquals(OptionalLong.of(1000), io.steward.privileged.ProcessIdentity.effectiveUid(status));
+        assertEquals(OptionalLong.empty(), io.steward.privileged.ProcessIdentity.effectiveUid(tmp.resolve("missing")));
     }
 }

@@ -2,6 +2,7 @@ package io.steward.systemd.dbus.internal;
 
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
+import io.steward.privileged.ProcessIdentity;
 import io.steward.privileged.UnitInstaller;
 import io.steward.privileged.UnitPolicy;
 import io.steward.supervision.AddonId;
@@ -102,7 +103,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
             throw new IllegalArgumentException("confirm.millis must not be negative: " + confirm.toMillis());
         }
         this.confirm = confirm;
-        OptionalLong uid = requireRoot ? effectiveUid(Path.of("/proc/self/status")) : OptionalLong.of(0);
+        OptionalLong uid = requireRoot ? ProcessIdentity.effectiveUid() : OptionalLong.of(0);
         if (context == null) {
             registration = null;
         } else if (uid.isPresent() && uid.getAsLong() == 0) {
@@ -125,21 +126,6 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 // already gone with the bundle
             }
         }
-    }
-
-    /** The effective uid from a {@code /proc/<pid>/status} file ({@code Uid: real effective saved fs}). */
-    static OptionalLong effectiveUid(Path procStatus) {
-        try {
-            for (String line : Files.readAllLines(procStatus, StandardCharsets.US_ASCII)) {
-                if (line.startsWith("Uid:")) {
-                    String[] f = line.substring(4).trim().split("\\s+");
-                    return f.length > 1 ? OptionalLong.of(Long.parseLong(f[1])) : OptionalLong.empty();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // no /proc: not Linux
-        }
-        return OptionalLong.empty();
     }
 
     private Object lockFor(AddonId id) {
