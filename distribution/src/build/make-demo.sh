@@ -13,7 +13,7 @@ rm -rf "$keys" && mkdir -p "$keys" "$tree/demo" "$tree/etc/trust"
 cp "$keys/steward-demo.pub.pem" "$tree/etc/trust/steward-demo.pem"
 
 field() {   # the first "name": "value" of a pack --json output
-  sed -n "s/^  \"$1\": \"\\([^\"]*\\)\".*/\\1/p" "$2" | head -n 1
+  sed -n "s/^  \"$1\": \"\\([^\"]*\\)\".*/\\1/p;T;q" "$2"
 }
 for addon in demo-heartbeat demo-hello; do
   "$steward" pack "$sources/$addon" --key "$keys/steward-demo.pem" --out "$tree/demo/$addon-1.0.0.tar.gz" --json \
