@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # systemd benchmark: install + start N systemd_service add-ons, then a no-op reconcile, Steward's D-Bus
 # path beside upstream's systemctl way, in one run against a private systemd (tools/systemd-sandbox.sh).
-# Usage (root): bench/systemd-bench.sh [count] [confirm-millis] [simple|notify]   (build first: mvn -B -q install -DskipTests)
+# Usage (root): bench/systemd-bench.sh [count] [confirm-millis] [simple|notify] [parallelism]
+#   (build first: mvn -B -q install -DskipTests); parallelism: core's, 32 by default
 #   simple: Type=simple units, which Steward watches for confirm-millis after the start job;
 #   notify: Type=notify units (READY=1 proves the start, no window), both ways.
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 N=${1:-50}
 CONFIRM=${2:-300}
 TYPE=${3:-simple}
+PARALLELISM=${4:-32}
 V=0.1.0-SNAPSHOT
 M2=${M2_REPO:-$HOME/.m2/repository}
 CP=bench/target/io.steward.bench-$V.jar
@@ -25,4 +27,4 @@ trap 'tools/systemd-sandbox.sh stop >/dev/null || true; rm -rf "$SCRATCH"' EXIT
 tools/systemd-sandbox.sh start >/dev/null
 eval "$(tools/systemd-sandbox.sh env | sed 's/^/export /')"
 java -cp "$CP" io.steward.bench.SystemdBench "$DBUS_SYSTEM_BUS_ADDRESS" "$STEWARD_TEST_SYSTEMD_PID" "$UNIT_DIR" \
-  "$SCRATCH/work" "$N" "$CONFIRM" "$TYPE" 2>"$SCRATCH/bench.log" || { cat "$SCRATCH/bench.log" >&2; exit 1; }
+  "$SCRATCH/work" "$N" "$CONFIRM" "$TYPE" "$PARALLELISM" 2>"$SCRATCH/bench.log" || { cat "$SCRATCH/bench.log" >&2; exit 1; }

@@ -13,6 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  * <p>
  * Steward's classes are loaded by name from the class path that {@code bench/systemd-bench.sh} builds, so this
  * module keeps no compile-time dependency on them. Args: bus-address sandbox-pid unit-dir work-dir count
- * confirm-millis.
+ * confirm-millis [simple|notify] [parallelism].
  */
 public final class SystemdBench {
     private SystemdBench() {
@@ -47,6 +50,7 @@ public final class SystemdBench {
         int n = Integer.parseInt(args[4]);
         long confirm = Long.parseLong(args[5]);
         String type = args.length > 6 ? args[6] : "simple";    // simple: a settle window; notify: READY=1
+        int parallelism = args.length > 7 ? Integer.parseInt(args[7]) : 32;    // core's default
 
         // ---- upstream: cp + daemon-reload + enable --now per add-on
         Path upstreamRoot = Files.createDirectories(work.resolve("upstream"));
@@ -91,24 +95,19 @@ public final class SystemdBench {
         Method apply = kind.getClass().getMethod("apply", cl.loadClass("io.steward.supervision.spi.AddonRecord"));
         Method status = kind.getClass().getMethod("status", cl.loadClass("io.steward.supervision.AddonId"));
 
-        List<Object> records = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            String id = "bs" + i;
-            Path artifact = Files.createDirectories(data.resolve("addons").resolve(id).resolve("versions/1.0"));
-            Path run = artifact.resolve("run.sh");
-            Files.writeString(run, script(type));
-            Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.writeString(artifact.resolve("steward-" + id + ".service"), unit(type, "@ADDON_HOME@/run.sh"));
-            records.add(record(cl, id, data));
-        }
+        // one at a time (a kind without supervision.concurrent), then as core runs the systemd kinds: up to
+        // its parallelism at once; two sets of add-ons, so both are first installs
+        List<Object> serialRecords = prepare(cl, "bq", n, type, data);
         Object before = statistics.invoke(manager);
         t0 = System.nanoTime();
-        for (Object r : records) {
-            Object s = apply.invoke(kind, r);
-            if (!s.toString().contains("READY")) {
-                throw new IllegalStateException("not ready: " + s);
-            }
-        }
+        applyAll(serialRecords, 1, apply, kind);
+        double serialApply = (System.nanoTime() - t0) / 1e9;
+        Object serialCalls = minus(statistics.invoke(manager), before);
+
+        List<Object> records = prepare(cl, "bs", n, type, data);
+        before = statistics.invoke(manager);
+        t0 = System.nanoTime();
+        applyAll(records, parallelism, apply, kind);
         double stewardApply = (System.nanoTime() - t0) / 1e9;
         Object applyCalls = minus(statistics.invoke(manager), before);
 
@@ -132,8 +131,10 @@ public final class SystemdBench {
         System.out.println();
         System.out.println("| measure | upstream: cp + systemctl daemon-reload + enable --now (nsenter) | Steward over D-Bus | ratio | Steward D-Bus calls (mutating) |");
         System.out.println("|---|---:|---:|---:|---:|");
-        System.out.printf("| apply %d add-ons | %.2f s | %.2f s | %.3f | %s |%n", n, upstreamApply, stewardApply,
-                stewardApply / upstreamApply, calls(applyCalls));
+        System.out.printf("| apply %d add-ons, one at a time | %.2f s | %.2f s | %.3f | %s |%n", n, upstreamApply,
+                serialApply, serialApply / upstreamApply, calls(serialCalls));
+        System.out.printf("| apply %d add-ons, %d at a time (core's parallelism) | %.2f s | %.2f s | %.3f | %s |%n", n,
+                parallelism, upstreamApply, stewardApply, stewardApply / upstreamApply, calls(applyCalls));
         System.out.printf("| no-op reconcile (status of each) | %.2f s (systemctl show) | %.3f s | %.3f | %s |%n",
                 upstreamNoop, stewardStatus, stewardStatus / upstreamNoop, calls(statusCalls));
         System.out.printf("| no-op apply of unchanged assignments | — | %.3f s | — | %s |%n", stewardNoopApply,
@@ -141,6 +142,9 @@ public final class SystemdBench {
 
         // ---- clean up both sides
         Method remove = kind.getClass().getMethod("remove", cl.loadClass("io.steward.supervision.AddonId"));
+        for (Object r : serialRecords) {
+            remove.invoke(kind, r.getClass().getMethod("id").invoke(r));
+        }
         for (Object r : records) {
             remove.invoke(kind, r.getClass().getMethod("id").invoke(r));
         }
@@ -156,6 +160,40 @@ public final class SystemdBench {
         long c = (long) stats.getClass().getMethod("calls").invoke(stats);
         long m = (long) stats.getClass().getMethod("mutatingCalls").invoke(stats);
         return c + " (" + m + ")";
+    }
+
+    /** N add-ons with their artifact already in place (staging is not what this benchmark measures). */
+    private static List<Object> prepare(ClassLoader cl, String prefix, int n, String type, Path data) throws Exception {
+        List<Object> records = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String id = prefix + i;
+            Path artifact = Files.createDirectories(data.resolve("addons").resolve(id).resolve("versions/1.0"));
+            Path run = artifact.resolve("run.sh");
+            Files.writeString(run, script(type));
+            Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.writeString(artifact.resolve("steward-" + id + ".service"), unit(type, "@ADDON_HOME@/run.sh"));
+            records.add(record(cl, id, data));
+        }
+        return records;
+    }
+
+    /** apply() of every record, {@code threads} at a time, as core's pass does; each must end ready. */
+    private static void applyAll(List<Object> records, int threads, Method apply, Object kind) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<Object>> results = new ArrayList<>();
+            for (Object r : records) {
+                results.add(pool.submit(() -> apply.invoke(kind, r)));
+            }
+            for (Future<Object> f : results) {
+                Object s = f.get();
+                if (!s.toString().contains("READY")) {
+                    throw new IllegalStateException("not ready: " + s);
+                }
+            }
+        } finally {
+            pool.shutdown();
+        }
     }
 
     private static Object minus(Object a, Object b) throws Exception {

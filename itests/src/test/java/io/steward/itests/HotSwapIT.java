@@ -109,7 +109,7 @@ public class HotSwapIT extends PlatformTestSupport {
      * after 60 s). No thread of a kind bundle is tolerated.
      */
     private static final Pattern TOLERATED_THREADS =
-            Pattern.compile("process reaper.*|ForkJoinPool\\.commonPool-worker-\\d+|core-dispatch-\\d+");
+            Pattern.compile("process reaper.*|ForkJoinPool\\.commonPool-worker-\\d+|core-dispatch-\\d+|core-pass-\\d+");
     /** How many more of the tolerated threads than at the baseline may be alive at the end. */
     private static final int TOLERATED_EXTRA = 4;
 

@@ -317,7 +317,9 @@ final class Updater {
     }
 
     private <T> T locked(AddonId id, Work<T> work) throws SupervisionException {
-        ReentrantLock lock = locks.computeIfAbsent(id.value(), k -> new ReentrantLock());
+        // per claim key, not per id: the unit-ownership check and the ledger update of two add-ons that could
+        // claim the same unit name never interleave, whatever the agent sends at once
+        ReentrantLock lock = locks.computeIfAbsent(UnitPolicy.claimKey(id), k -> new ReentrantLock());
         lock.lock();
         try {
             return work.run();

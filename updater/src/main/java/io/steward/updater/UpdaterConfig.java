@@ -53,7 +53,7 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
               --systemd-bus ADDRESS    system bus (default unix:path=/run/dbus/system_bus_socket)
               --allow-unsigned ID      accept unsigned artifacts of add-on ID (repeatable)
               --confirm-millis N       how long a started service must stay up (default 300)
-              --workers N              requests served at once (default 4)
+              --workers N              requests served at once (default 32, the agent's reconcile parallelism)
               --read-timeout-millis N  deadline for reading one request (default 5000)
             """;
 
@@ -99,7 +99,7 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
                 path(v, "--privileged-root", "/usr/lib/steward/addons"), path(v, "--unit-dir", "/etc/systemd/system"),
                 path(v, "--trust", "/etc/steward/trust"), path(v, "--state", "/var/lib/steward-updater"),
                 v.getOrDefault("--systemd-bus", "unix:path=/run/dbus/system_bus_socket"), Set.copyOf(allowUnsigned),
-                Duration.ofMillis(number(v, "--confirm-millis", 300, 0)), (int) number(v, "--workers", 4, 1),
+                Duration.ofMillis(number(v, "--confirm-millis", 300, 0)), (int) number(v, "--workers", 32, 1),
                 Duration.ofMillis(number(v, "--read-timeout-millis", 5000, 1)), 4L << 30);
     }
 

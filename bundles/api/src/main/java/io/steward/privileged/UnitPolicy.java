@@ -40,6 +40,8 @@ public final class UnitPolicy {
     private static final Pattern SUFFIX = Pattern.compile("[A-Za-z0-9_.:-]{1,128}");
     private static final Set<String> LOADER_VARIABLES = Set.of("LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT");
 
+    private static final java.util.Map<String, Object> CLAIM_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
     private UnitPolicy() {
     }
 
@@ -67,6 +69,25 @@ public final class UnitPolicy {
         }
         String suffix = stem.substring(base.length() + 1);
         return SUFFIX.matcher(suffix).matches() && !suffix.contains("..");
+    }
+
+    /**
+     * What add-ons whose unit names could collide have in common: {@code steward-a-b-x.service} is a name of
+     * add-on {@code a} (suffix {@code b-x}) and of {@code a-b} (suffix {@code x}), so only ids with the same
+     * first dash-separated segment can claim one unit. Whoever checks and records unit ownership holds one
+     * lock per key, so two such add-ons are never installed at once while all others may be.
+     */
+    public static String claimKey(AddonId id) {
+        int dash = id.value().indexOf('-');
+        return dash < 0 ? id.value() : id.value().substring(0, dash);
+    }
+
+    /**
+     * The lock of {@link #claimKey} within this framework: one object per key, shared by every bundle that
+     * installs units (both systemd kinds), since this class is loaded once, by the API bundle.
+     */
+    public static Object claimLock(AddonId id) {
+        return CLAIM_LOCKS.computeIfAbsent(claimKey(id), k -> new Object());
     }
 
     /** Refuses a unit name outside the add-on's naming convention (install and uninstall alike). */

@@ -1,6 +1,6 @@
 /** Component property types for supervision services. */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.steward.supervision.annotations;
 
 import org.osgi.annotation.bundle.Export;

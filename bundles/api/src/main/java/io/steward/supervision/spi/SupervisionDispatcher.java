@@ -8,8 +8,9 @@ import org.osgi.annotation.versioning.ConsumerType;
  * Supervises add-ons of one kind. Register as a service carrying {@link #KIND_PROPERTY}
  * (use {@link io.steward.supervision.annotations.SupervisionKind}).
  * <p>
- * {@code core} calls a dispatcher from its single reconcile thread, one add-on at a time, with a
- * call timeout. All operations are idempotent. Unregistering a dispatcher (bundle stop or update)
+ * {@code core} calls a dispatcher one add-on at a time, with a call timeout, unless its service carries
+ * {@link #CONCURRENT_PROPERTY}{@code =true}: then calls for different add-ons may run at the same time
+ * (never two for one add-on). All operations are idempotent. Unregistering a dispatcher (bundle stop or update)
  * means <em>detach</em>: the workloads it supervises keep running and are adopted by the next
  * dispatcher of the kind.
  */
@@ -17,6 +18,12 @@ import org.osgi.annotation.versioning.ConsumerType;
 public interface SupervisionDispatcher {
     /** Service property (String) naming the kind this dispatcher handles, in its wire spelling. */
     String KIND_PROPERTY = "supervision.kind";
+
+    /**
+     * Service property (Boolean): calls for different add-ons may run concurrently
+     * (use {@link io.steward.supervision.annotations.SupervisionConcurrent}).
+     */
+    String CONCURRENT_PROPERTY = "supervision.concurrent";
 
     /** Installs or updates the add-on and brings it up; on failure, restores the previous version. */
     SupervisionStatus apply(AddonRecord addon) throws SupervisionException;

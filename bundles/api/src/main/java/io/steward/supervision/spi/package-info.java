@@ -4,7 +4,7 @@
  * each source of desired state implements. {@code core} consumes both on the whiteboard.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.steward.supervision.spi;
 
 import org.osgi.annotation.bundle.Export;

@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 
@@ -74,7 +73,8 @@ final class Ledger {
 
     private final Path dir;
     private final GsonAssignmentCodec codec;
-    private final Map<AddonId, Entry> entries = new TreeMap<>();
+    // written by the workers of a pass, never two for one add-on
+    private final Map<AddonId, Entry> entries = new java.util.concurrent.ConcurrentSkipListMap<>();
     private final Set<AddonId> holds = new TreeSet<>();
 
     private Ledger(Path dir, GsonAssignmentCodec codec) {

@@ -40,12 +40,15 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.osgi.framework.BundleContext;
@@ -93,11 +96,15 @@ public final class Reconciler implements SupervisionService {
 
         @AttributeDefinition(description = "Upper bound, in seconds, of the wait between retries")
         int retry_max_seconds() default 300;
+
+        @AttributeDefinition(description = "How many add-ons of kinds that allow concurrent calls"
+                + " (supervision.concurrent) one pass works on at the same time")
+        int parallelism() default 32;
     }
 
     /** A registered dispatcher and where it comes from. */
     private record Bound(String kind, Long serviceId, int ranking, String bundle, String bundleVersion,
-                         SupervisionDispatcher dispatcher) {
+                         boolean concurrent, SupervisionDispatcher dispatcher) {
     }
 
     @FunctionalInterface
@@ -112,7 +119,10 @@ public final class Reconciler implements SupervisionService {
     private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
     private final Clock clock = Clock.systemUTC();
     private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(named("core-reconciler"));
-    private final ExecutorService calls = Executors.newCachedThreadPool(named("core-dispatch"));
+    // a thread per call in flight (a hung call must not hold up the next), idle ones end after 5 s
+    private final ExecutorService calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
+            new java.util.concurrent.SynchronousQueue<>(), named("core-dispatch"));
+    private final ExecutorService workers;     // add-ons of concurrent kinds, during a pass
 
     // copy-on-write, read once per pass
     volatile List<AssignmentSource> sources = List.of();
@@ -124,15 +134,17 @@ public final class Reconciler implements SupervisionService {
     private final List<CompletableFuture<ReconcileReport>> waiters = new ArrayList<>();
     private boolean passQueued;
 
-    // confined to the reconcile thread
+    // set on the reconcile thread before any pass; both are safe for the workers of a pass (one add-on each)
     private Ledger ledger;
     private AuditLog audit;
+    // confined to the reconcile thread
     private String brokenBecause;
     private FileChannel lockChannel;
     private FileLock lock;
-    private final Map<AddonId, Long> attachedTo = new HashMap<>();
     private final Map<AddonId, String> desiredVersions = new HashMap<>();
-    private final Map<AddonId, SupervisionStatus> removed = new TreeMap<>();
+    // also written by the workers of a pass, one add-on each
+    private final Map<AddonId, Long> attachedTo = new ConcurrentHashMap<>();
+    private final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
 
     private volatile List<SupervisionStatus> statuses = List.of();
     private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
@@ -142,9 +154,13 @@ public final class Reconciler implements SupervisionService {
         this.layout = HostLayout.from(context::getProperty);
         String command = context.getProperty("steward.command");
         this.automatic = command == null || command.isBlank() || command.equals("run");
-        if (config.interval_seconds() < 1 || config.call_timeout_seconds() < 1) {
-            throw new IllegalArgumentException("interval.seconds and call.timeout.seconds must be at least 1");
+        if (config.interval_seconds() < 1 || config.call_timeout_seconds() < 1 || config.parallelism() < 1) {
+            throw new IllegalArgumentException("interval.seconds, call.timeout.seconds and parallelism must be at least 1");
         }
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(config.parallelism(), config.parallelism(), 5,
+                TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), named("core-pass"));
+        pool.allowCoreThreadTimeOut(true);     // an idle agent keeps no worker
+        this.workers = pool;
         this.callTimeout = Duration.ofSeconds(config.call_timeout_seconds());
         this.backoff = new Backoff(Duration.ofSeconds(config.retry_base_seconds()),
                 Duration.ofSeconds(config.retry_max_seconds()), 0.2);
@@ -164,11 +180,13 @@ public final class Reconciler implements SupervisionService {
         loop.shutdown();
         if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
             loop.shutdownNow();
+            workers.shutdownNow();
             calls.shutdownNow();
             if (!loop.awaitTermination(5, TimeUnit.SECONDS)) {
                 LOG.warn("Reconciler thread did not stop within 10s");
             }
         }
+        workers.shutdownNow();
         calls.shutdownNow();
         synchronized (waiters) {
             waiters.forEach(w -> w.completeExceptionally(new IllegalStateException("the reconciler stopped")));
@@ -189,9 +207,11 @@ public final class Reconciler implements SupervisionService {
             return;
         }
         Object ranking = ref.getProperty(Constants.SERVICE_RANKING);
+        Object concurrent = ref.getProperty(SupervisionDispatcher.CONCURRENT_PROPERTY);
         Bound b = new Bound(GsonAssignmentCodec.canonicalKind(k), (Long) ref.getProperty(Constants.SERVICE_ID),
                 ranking instanceof Integer r ? r : 0, ref.getBundle().getSymbolicName(),
-                ref.getBundle().getVersion().toString(), dispatcher);
+                ref.getBundle().getVersion().toString(),
+                Boolean.TRUE.equals(concurrent) || "true".equals(concurrent), dispatcher);
         synchronized (boundLock) {
             List<Bound> next = new ArrayList<>(bound);
             next.add(b);
@@ -395,9 +415,7 @@ public final class Reconciler implements SupervisionService {
             desiredVersions.clear();
             desired.assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
             removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
-            for (Planner.Decision d : decisions) {
-                steps.addAll(executeIsolated(d));
-            }
+            steps.addAll(executeAll(decisions));
             publish();
         }
         if (automatic && !dryRun && !warnings.equals(lastWarnings)) {
@@ -412,6 +430,55 @@ public final class Reconciler implements SupervisionService {
         Long to = attachedTo.get(id);
         return to != null && ledger.get(id).flatMap(e -> dispatcherFor(e.kind()))
                 .map(b -> b.serviceId().equals(to)).orElse(false);
+    }
+
+    /**
+     * Removals first (what goes away frees what it held), then the rest. Add-ons of kinds that allow
+     * concurrent calls run on the workers, the others one at a time on this thread meanwhile; the
+     * steps come back in plan order.
+     */
+    private List<PlanStep> executeAll(List<Planner.Decision> decisions) {
+        List<List<PlanStep>> results = new ArrayList<>(java.util.Collections.nCopies(decisions.size(), null));
+        for (boolean removals : new boolean[] {true, false}) {
+            List<Future<?>> running = new ArrayList<>();
+            for (int i = 0; i < decisions.size(); i++) {
+                Planner.Decision d = decisions.get(i);
+                if ((d.step().action() == Action.REMOVE) != removals) {
+                    continue;
+                }
+                int slot = i;
+                if (concurrent(d)) {
+                    running.add(workers.submit(() -> results.set(slot, executeIsolated(d))));
+                } else {
+                    results.set(slot, executeIsolated(d));
+                }
+            }
+            for (Future<?> f : running) {
+                try {
+                    f.get();    // executeIsolated turns every failure into a state; this only waits
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();     // deactivation: the workers are being stopped too
+                    running.forEach(r -> r.cancel(true));
+                    break;
+                } catch (ExecutionException e) {
+                    LOG.error("A worker of the pass failed", e.getCause());
+                }
+            }
+        }
+        List<PlanStep> steps = new ArrayList<>();
+        for (int i = 0; i < decisions.size(); i++) {
+            steps.addAll(results.get(i) == null ? List.of(decisions.get(i).step()) : results.get(i));
+        }
+        return steps;
+    }
+
+    /** Whether the decision calls a dispatcher that allows concurrent calls. */
+    private boolean concurrent(Planner.Decision d) {
+        return switch (d.step().action()) {
+            case INSTALL, UPDATE, ADOPT, KEEP, REMOVE -> dispatcherFor(d.step().kind()).map(Bound::concurrent)
+                    .orElse(false);
+            case DETACHED, REJECT, SKIP_REJECTED, WAIT_RETRY -> false;
+        };
     }
 
     /** One add-on's trouble never ends the pass for the others. */

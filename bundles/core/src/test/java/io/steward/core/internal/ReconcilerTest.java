@@ -28,6 +28,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -56,6 +57,10 @@ class ReconcilerTest {
         final Map<AddonId, SupervisionException> failApply = new ConcurrentHashMap<>();
         final AtomicInteger inFlight = new AtomicInteger();
         final AtomicInteger maxInFlight = new AtomicInteger();
+        /** Registered with supervision.concurrent=true. */
+        boolean concurrent;
+        /** When set, each apply counts down and waits (with a deadline) until it reaches zero. */
+        volatile CountDownLatch gathering;
 
         FakeDispatcher(String kind) {
             this.kind = kind;
@@ -65,12 +70,20 @@ class ReconcilerTest {
         public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
             enter("apply " + addon.id() + " " + addon.assignment().version());
             try {
+                CountDownLatch g = gathering;
+                if (g != null) {
+                    g.countDown();
+                    g.await(10, TimeUnit.SECONDS);      // released early only when enough applies overlap
+                }
                 SupervisionException e = failApply.get(addon.id());
                 if (e != null) {
                     throw e;
                 }
                 running.put(addon.id(), addon.assignment().version());
                 return status(addon.id());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SupervisionException(Disposition.TRANSIENT, "interrupted");
             } finally {
                 inFlight.decrementAndGet();
             }
@@ -168,6 +181,7 @@ class ReconcilerTest {
             return proxy(ServiceReference.class, (m, a) -> switch (m.getName()) {
                 case "getProperty" -> switch ((String) a[0]) {
                     case SupervisionDispatcher.KIND_PROPERTY -> d.kind;
+                    case SupervisionDispatcher.CONCURRENT_PROPERTY -> d.concurrent ? Boolean.TRUE : null;
                     case Constants.SERVICE_ID -> id;
                     default -> null;
                 };
@@ -419,6 +433,50 @@ class ReconcilerTest {
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
         assertEquals(1, toggles.maxInFlight.get(), "no two dispatcher calls overlapped");
         assertEquals(20, toggles.count("apply"), "each add-on was applied exactly once");
+    }
+
+    @Test
+    void aConcurrentKindRunsAddonsInParallelUpToTheLimitWhileOtherKindsStayOneAtATime() throws Exception {
+        FakeSource source = new FakeSource();
+        List<String> addons = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            addons.add(toggle("c" + i, "1.0"));
+            addons.add(toggle("s" + i, "1.0").replace("config_toggle", "sidecar"));
+        }
+        source.set(doc(addons.toArray(String[]::new)));
+        FakeDispatcher concurrent = new FakeDispatcher("config_toggle");
+        concurrent.concurrent = true;
+        concurrent.gathering = new CountDownLatch(4);     // the first four applies wait for each other
+        FakeDispatcher serial = new FakeDispatcher("sidecar");
+        Reconciler r = reconciler(source, Map.of("parallelism", 4));
+        bind(r, concurrent);
+        bind(r, serial);
+
+        ReconcileReport report = run(r);
+        assertTrue(report.converged(), report.toString());
+        assertEquals(4, concurrent.maxInFlight.get(), "four applies of the concurrent kind overlapped, no more");
+        assertEquals(1, serial.maxInFlight.get(), "the other kind's calls never overlapped");
+        assertEquals(16, concurrent.count("apply") + serial.count("apply"));
+        assertEquals(addons.size(), report.steps().size());
+        assertEquals("c0", report.steps().get(0).id().value(), "steps are reported in plan order");
+    }
+
+    @Test
+    void removalsRunBeforeInstalls() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        toggles.concurrent = true;
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        run(r);
+
+        source.set(doc(toggle("c", "1.0")));
+        run(r);
+        List<String> calls = List.copyOf(toggles.calls);
+        int install = calls.indexOf("apply c 1.0");
+        assertTrue(install > calls.indexOf("remove a") && install > calls.indexOf("remove b")
+                && calls.contains("remove a") && calls.contains("remove b"), calls.toString());
     }
 
     @Test

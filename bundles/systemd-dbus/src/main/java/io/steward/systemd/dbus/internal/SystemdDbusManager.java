@@ -55,6 +55,8 @@ public final class SystemdDbusManager implements SystemdManager {
     private final Bus bus;
     private final Bus.Jobs jobs = new Bus.Jobs();
     private final AtomicLong mutating = new AtomicLong();
+    private final GroupCommit<SystemdException> reloads = new GroupCommit<>(
+            () -> new SystemdException("", "", "interrupted while waiting for a daemon reload"));
 
     @Activate
     public SystemdDbusManager(BundleContext context, Config config) {
@@ -173,11 +175,14 @@ public final class SystemdDbusManager implements SystemdManager {
 
     // ---- mutations ----------------------------------------------------------------------------------
 
+    /** Callers that ask while a reload runs share the next one (see {@link GroupCommit}). */
     @Override
     public void reload() throws SystemdException {
-        mutating.incrementAndGet();
-        bus.call("", Bus.MANAGER_PATH, Bus.MANAGER, "Reload", false, null);
-        LOG.debug("systemd reloaded");
+        reloads.run(() -> {
+            mutating.incrementAndGet();
+            bus.call("", Bus.MANAGER_PATH, Bus.MANAGER, "Reload", false, null);
+            LOG.debug("systemd reloaded");
+        });
     }
 
     @Override

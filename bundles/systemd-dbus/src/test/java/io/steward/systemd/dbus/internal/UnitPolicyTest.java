@@ -42,6 +42,18 @@ class UnitPolicyTest {
     }
 
     @Test
+    void addonsThatCouldClaimOneUnitNameShareAClaimKey() {
+        // steward-a-b-x.service is a name of a (suffix b-x) and of a-b (suffix x)
+        assertTrue(UnitPolicy.isOwnedName(new AddonId("a"), "steward-a-b-x.service"));
+        assertTrue(UnitPolicy.isOwnedName(new AddonId("a-b"), "steward-a-b-x.service"));
+        assertEquals(UnitPolicy.claimKey(new AddonId("a")), UnitPolicy.claimKey(new AddonId("a-b")));
+        assertEquals(UnitPolicy.claimKey(new AddonId("a")), UnitPolicy.claimKey(new AddonId("a-b-c")));
+        assertTrue(UnitPolicy.claimLock(new AddonId("a")) == UnitPolicy.claimLock(new AddonId("a-b")));
+        assertFalse(UnitPolicy.claimKey(new AddonId("a")).equals(UnitPolicy.claimKey(new AddonId("ab"))));
+        assertFalse(UnitPolicy.claimKey(new AddonId("a_b")).equals(UnitPolicy.claimKey(new AddonId("a"))));
+    }
+
+    @Test
     void commandPathsSkipPrefixesAndQuotes() {
         assertEquals(Optional.of("/bin/x"), UnitPolicy.commandPath("-/bin/x --a"));
         assertEquals(Optional.of("/bin/x"), UnitPolicy.commandPath("+@/bin/x argv0"));

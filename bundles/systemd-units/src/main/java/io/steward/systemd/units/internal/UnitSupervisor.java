@@ -90,7 +90,17 @@ public final class UnitSupervisor {
 
     // ---- apply ------------------------------------------------------------------------------------
 
+    /**
+     * Core calls this for different add-ons at once; the claim lock keeps the ownership check, the record
+     * and the install of add-ons that could claim one unit name from interleaving.
+     */
     public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+        synchronized (UnitPolicy.claimLock(addon.id())) {
+            return applyClaimed(addon);
+        }
+    }
+
+    private SupervisionStatus applyClaimed(AddonRecord addon) throws SupervisionException {
         Assignment a = addon.assignment();
         AddonId id = a.id();
         Optional<UnitRecord> record = load(id);
@@ -193,6 +203,12 @@ public final class UnitSupervisor {
     }
 
     public void remove(AddonId id) throws SupervisionException {
+        synchronized (UnitPolicy.claimLock(id)) {
+            removeClaimed(id);
+        }
+    }
+
+    private void removeClaimed(AddonId id) throws SupervisionException {
         Optional<UnitRecord> record = load(id);
         if (record.isPresent()) {
             UnitRecord r = record.get();

@@ -27,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
@@ -276,6 +277,54 @@ class SystemdKindsTest {
                         false));
         assertEquals(Disposition.PERMANENT, e.disposition());
         assertTrue(e.getMessage().contains("ssh.service"), e.getMessage());
+    }
+
+    /**
+     * Core applies systemd add-ons concurrently: two add-ons that both ship steward-X-b-x.service (X with
+     * suffix b-x, X-b with suffix x), applied at the same moment, must still end with one owner, the other
+     * refused, and the unit file the owner's.
+     */
+    @Test
+    void twoAddonsClaimingOneUnitAtOnceEndWithOneOwner() throws Exception {
+        String a = newId();
+        String b = a + "-b";
+        String shared = "steward-" + a + "-b-x.service";
+        UnitSupervisor service = f.supervisor("systemd_service");
+        RepoStager.publish(f.repo, a, "1", Map.of(shared, service("from-" + a), "run.sh", RUNS));
+        RepoStager.publish(f.repo, b, "1", Map.of(shared, service("from-" + b), "run.sh", RUNS));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            Map<String, java.util.concurrent.Future<SupervisionStatus>> results = new java.util.TreeMap<>();
+            for (String id : List.of(a, b)) {
+                results.put(id, pool.submit(() -> {
+                    go.await();
+                    return service.apply(f.record(id, "systemd_service", "1"));
+                }));
+            }
+            go.countDown();
+            List<String> owners = new ArrayList<>();
+            List<String> refusals = new ArrayList<>();
+            for (Map.Entry<String, java.util.concurrent.Future<SupervisionStatus>> e : results.entrySet()) {
+                try {
+                    assertEquals(SupervisionState.READY, e.getValue().get(60, java.util.concurrent.TimeUnit.SECONDS)
+                            .state());
+                    owners.add(e.getKey());
+                } catch (java.util.concurrent.ExecutionException x) {
+                    SupervisionException refusal = (SupervisionException) x.getCause();
+                    assertEquals(Disposition.PERMANENT, refusal.disposition(), refusal.getMessage());
+                    assertTrue(refusal.getMessage().contains("belongs to add-on"), refusal.getMessage());
+                    refusals.add(e.getKey());
+                }
+            }
+            assertEquals(1, owners.size(), "one owner: " + owners + ", refused: " + refusals);
+            assertTrue(Files.readString(unit(shared)).contains("from-" + owners.get(0)),
+                    "the unit file is the owner's");
+            service.remove(new AddonId(owners.get(0)));
+            assertFalse(Files.exists(unit(shared)));
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test

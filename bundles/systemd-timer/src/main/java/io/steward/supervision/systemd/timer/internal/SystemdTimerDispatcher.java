@@ -5,6 +5,7 @@ import io.steward.privileged.UnitInstaller;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.SupervisionStatus;
+import io.steward.supervision.annotations.SupervisionConcurrent;
 import io.steward.supervision.annotations.SupervisionKind;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
@@ -26,11 +27,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Dispatcher of kind {@code systemd_timer}. Configuration PID {@value #PID}. Reads systemd through
  * {@link SystemdManager}, changes the host through {@link UnitInstaller}, stages through
- * {@link ArtifactStager}. Calls are serialized on this instance. Deactivation detaches: the units keep
- * running under systemd and the next instance adopts them from the durable record.
+ * {@link ArtifactStager}. Calls for different add-ons run at once (see {@link UnitSupervisor#apply}).
+ * Deactivation detaches: the units keep running under systemd and the next instance adopts them from
+ * the durable record.
  */
 @Component(service = SupervisionDispatcher.class, configurationPid = SystemdTimerDispatcher.PID)
 @SupervisionKind("systemd_timer")
+@SupervisionConcurrent
 @Designate(ocd = SystemdTimerDispatcher.Config.class)
 public final class SystemdTimerDispatcher implements SupervisionDispatcher {
     static final String PID = "io.steward.supervision.systemd.timer";
@@ -67,22 +70,22 @@ public final class SystemdTimerDispatcher implements SupervisionDispatcher {
     }
 
     @Override
-    public synchronized SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+    public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
         return units.apply(addon);
     }
 
     @Override
-    public synchronized SupervisionStatus adopt(AddonRecord addon) throws SupervisionException {
+    public SupervisionStatus adopt(AddonRecord addon) throws SupervisionException {
         return units.adopt(addon);
     }
 
     @Override
-    public synchronized void remove(AddonId id) throws SupervisionException {
+    public void remove(AddonId id) throws SupervisionException {
         units.remove(id);
     }
 
     @Override
-    public synchronized SupervisionStatus status(AddonId id) throws SupervisionException {
+    public SupervisionStatus status(AddonId id) throws SupervisionException {
         return units.status(id);
     }
 }
