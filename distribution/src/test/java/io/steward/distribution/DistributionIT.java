@@ -162,27 +162,7 @@ class DistributionIT {
     void aSidecarKeepsItsPidWhileFileInstallUpdatesItsKindAndAfterTheAgentStops() throws Exception {
         Path home = privateHome();
         Path data = tmp.resolve("data");
-        Path etc = tmp.resolve("etc");
-        Path keys = Files.createDirectories(tmp.resolve("keys"));
-        Run keygen = steward(home, data, "keygen", "--out", keys.resolve("it").toString());
-        assertEquals(0, keygen.exit(), keygen::toString);
-        Files.createDirectories(etc.resolve("trust"));
-        Files.copy(keys.resolve("it.pub.pem"), etc.resolve("trust/it.pem"));
-        Path addon = Files.createDirectories(tmp.resolve("hot-car"));
-        Files.writeString(addon.resolve("addon.json"), "{\"id\": \"hot-car\", \"version\": \"1.0.0\", "
-                + "\"supervision\": \"sidecar\", \"binary\": \"run.sh\"}\n");
-        Files.writeString(addon.resolve("run.sh"), "#!/bin/sh\necho $$ >> \"$STEWARD_ADDON_STATE/pids\"\n"
-                + "exec sleep 3600\n");
-        Files.setPosixFilePermissions(addon.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        Path artifact = tmp.resolve("hot-car-1.0.0.tar.gz");
-        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.pem").toString(),
-                "--out", artifact.toString(), "--json");
-        assertEquals(0, pack.exit(), pack::toString);
-        JsonObject packed = json(pack);
-        Files.writeString(etc.resolve("assignments.json"), "{\"revision\":\"hot-1\",\"addons\":[{\"id\":\"hot-car\","
-                + "\"version\":\"1.0.0\",\"supervision\":\"sidecar\",\"artifact\":{\"url\":\"" + artifact.toUri()
-                + "\",\"sha256\":\"" + packed.get("sha256").getAsString() + "\",\"signature\":\""
-                + packed.get("signature").getAsString() + "\",\"key\":\"" + packed.get("key").getAsString() + "\"}}]}\n");
+        signedSidecarAssigned(home, data);
 
         Run plan = steward(home, data, "plan", "--json");
         assertEquals(0, plan.exit(), plan::toString);
@@ -235,6 +215,88 @@ class DistributionIT {
             }
             if (pid > 0) {
                 new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** A key pair trusted in etc/trust, a signed sidecar hot-car 1.0.0 packed with it, and etc/assignments.json
+     * assigning it by a file: URL; returns the artifact. */
+    private Path signedSidecarAssigned(Path home, Path data) throws Exception {
+        Path etc = tmp.resolve("etc");
+        Path keys = Files.createDirectories(tmp.resolve("keys"));
+        Run keygen = steward(home, data, "keygen", "--out", keys.resolve("it").toString());
+        assertEquals(0, keygen.exit(), keygen::toString);
+        Files.createDirectories(etc.resolve("trust"));
+        Files.copy(keys.resolve("it.pub.pem"), etc.resolve("trust/it.pem"));
+        Path addon = Files.createDirectories(tmp.resolve("hot-car"));
+        Files.writeString(addon.resolve("addon.json"), "{\"id\": \"hot-car\", \"version\": \"1.0.0\", "
+                + "\"supervision\": \"sidecar\", \"binary\": \"run.sh\"}\n");
+        Files.writeString(addon.resolve("run.sh"), "#!/bin/sh\necho $$ >> \"$STEWARD_ADDON_STATE/pids\"\n"
+                + "exec sleep 3600\n");
+        Files.setPosixFilePermissions(addon.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path artifact = tmp.resolve("hot-car-1.0.0.tar.gz");
+        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.pem").toString(),
+                "--out", artifact.toString(), "--json");
+        assertEquals(0, pack.exit(), pack::toString);
+        JsonObject packed = json(pack);
+        Files.writeString(etc.resolve("assignments.json"), "{\"revision\":\"hot-1\",\"addons\":[{\"id\":\"hot-car\","
+                + "\"version\":\"1.0.0\",\"supervision\":\"sidecar\",\"artifact\":{\"url\":\"" + artifact.toUri()
+                + "\",\"sha256\":\"" + packed.get("sha256").getAsString() + "\",\"signature\":\""
+                + packed.get("signature").getAsString() + "\",\"key\":\"" + packed.get("key").getAsString() + "\"}}]}\n");
+        return artifact;
+    }
+
+    /**
+     * Last known good across a reboot with the artifact source gone: the sidecar's process is gone, the
+     * boot id differs and its old pid now belongs to an unrelated process (this test's JVM); the artifact
+     * file no longer exists. The next agent starts the staged version again, without fetching, and leaves
+     * the unrelated process alone.
+     */
+    @Test
+    void afterARebootWithTheArtifactSourceGoneTheStagedVersionRunsAgain() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        Path artifact = signedSidecarAssigned(home, data);
+        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"),
+                tmp.resolve("agent-1.err")).start();
+        long pid = 0;
+        long second = 0;
+        try {
+            awaitStatus(home, data, "ready");
+            pid = pid(data);
+            agent.destroy();
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+
+            // the "reboot": every process gone, a new boot id, the old pid reused, the artifact unreachable
+            new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+            long killed = pid;
+            await("the old sidecar is gone", Duration.ofSeconds(30), () -> !alive(killed), () -> "pid " + killed);
+            Path record = data.resolve("state/sidecar/hot-car.json");
+            JsonObject state = JsonParser.parseString(Files.readString(record)).getAsJsonObject();
+            state.addProperty("boot_id", "00000000-0000-0000-0000-000000000000");
+            state.addProperty("pid", ProcessHandle.current().pid());
+            Files.writeString(record, state.toString());
+            Files.delete(artifact);
+
+            Path log2 = tmp.resolve("agent-2.err");
+            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            JsonObject ready = awaitStatus(home, data, "ready");
+            second = pid(data);
+            assertTrue(second != killed && second != ProcessHandle.current().pid() && alive(second),
+                    "a new process runs the add-on: " + ready);
+            assertEquals("1.0.0", ready.get("active_version").getAsString(), ready::toString);
+            assertEquals(2, Files.readAllLines(data.resolve("addons/hot-car/state/pids")).size(),
+                    "started once per boot");
+            assertTrue(Files.readString(log2).lines().noneMatch(l -> l.contains("hot-car-1.0.0.tar.gz")),
+                    "the agent never reached for the artifact that is gone");
+        } finally {
+            if (agent.isAlive()) {
+                agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+            for (long p : new long[] {pid, second}) {
+                if (p > 0) {
+                    new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + p).start().waitFor(10, TimeUnit.SECONDS);
+                }
             }
         }
     }
