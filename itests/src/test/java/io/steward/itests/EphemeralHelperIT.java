@@ -5,35 +5,24 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 
-import io.steward.delivery.Activation;
-import io.steward.delivery.AddonManifest;
-import io.steward.delivery.ArtifactStager;
-import io.steward.delivery.StagedArtifact;
+import com.google.gson.JsonParser;
 import io.steward.helper.AddonHelper;
 import io.steward.helper.HelperRequest;
 import io.steward.helper.HelperResult;
 import io.steward.supervision.AddonId;
-import io.steward.supervision.HostLayout;
 import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
-import io.steward.supervision.spi.AddonRecord;
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.Comparator;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -51,170 +40,51 @@ import org.osgi.framework.ServiceReference;
  * helper assigned through the watched file becomes {@code ready}, its {@link AddonHelper} service
  * runs a real process through {@code steward:invoke}, and it goes and comes back with its bundle.
  * <p>
- * The artifact side is a fake {@link ArtifactStager} registered by the test: it writes the helper
- * script into {@code versions/<version>} and swaps {@code current} as the delivery bundle does.
+ * The helper is a real signed artifact (made by the driver with the JDK's Ed25519, the key in the trust
+ * store) staged by the real delivery bundle.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
 public class EphemeralHelperIT extends PlatformTestSupport {
     static final String HELPER_BUNDLE = "io.steward.supervision.ephemeral.helper";
     private static final String HELPER = "echo-helper";
-    private static final String FAKE = "steward.test.fake";
+    /** Where the driver leaves the signed artifact's assignment field for the probe. */
+    private static final String ARTIFACT = "helper-artifact.json";
 
-    /**
-     * Adds the kind's bundle to the platform. Its jar comes from the failsafe property
-     * {@code bundle.ephemeral.helper} when the itests POM sets it, else from the reactor layout next to
-     * {@code bundle.api} (issue 4: until the POM lists the bundle; it is not in the common list because
-     * its dispatcher needs an ArtifactStager, which only this class provides).
-     */
+    /** The kind and the delivery bundle next to the common platform. */
     @Configuration
     @Override
     public Option[] config() throws IOException {
         List<Option> options = new ArrayList<>(List.of(super.config()));
-        options.add(bundle(helperBundleJar().toURI().toString()));
+        options.add(mavenBundle("commons-io", "commons-io").versionAsInProject());
+        options.add(mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject());
+        options.add(mavenBundle("org.apache.commons", "commons-compress").versionAsInProject());
+        for (File jar : List.of(reactorBundle("bundle.delivery", "delivery", "io.steward.delivery"),
+                reactorBundle("bundle.ephemeral.helper", "ephemeral-helper", HELPER_BUNDLE))) {
+            options.add(bundle(jar.toURI().toString()));
+        }
         return options.toArray(new Option[0]);
     }
 
-    private static File helperBundleJar() {
-        String configured = System.getProperty("bundle.ephemeral.helper");
-        File jar;
-        if (configured != null) {
-            jar = new File(configured);
-        } else {
-            File api = new File(System.getProperty("bundle.api", "bundle.api-is-not-set"));
-            String version = api.getName().replaceFirst("^io\\.steward\\.api-", "").replaceFirst("\\.jar$", "");
-            jar = new File(api.getParentFile().getParentFile().getParentFile(),
-                    "ephemeral-helper/target/" + HELPER_BUNDLE + "-" + version + ".jar");
-        }
-        if (!jar.isFile()) {
-            throw new IllegalStateException(jar + " does not exist; build bundles/ephemeral-helper first");
-        }
-        return jar;
-    }
-
-    // ---------------------------------------------------------------- the fake stager
-
-    /** Stages a generated bash script per version; counts its calls. Lives as long as the probe bundle. */
-    static final class ScriptStager implements ArtifactStager {
-        final AtomicInteger stages = new AtomicInteger();
-        final AtomicInteger currents = new AtomicInteger();
-        final AtomicInteger removes = new AtomicInteger();
-        private final HostLayout layout;
-
-        ScriptStager(HostLayout layout) {
-            this.layout = layout;
-        }
-
-        @Override
-        public StagedArtifact stage(AddonRecord addon) {
-            stages.incrementAndGet();
-            String version = addon.assignment().version();
-            Path dir = addon.home().resolve("versions").resolve(version);
-            try {
-                Files.createDirectories(dir);
-                Path script = dir.resolve("helper.sh");
-                Files.writeString(script, String.join("\n", "#!/bin/bash",
-                        "if [ \"$1\" = fail ]; then echo 'failing on purpose' >&2; exit 4; fi",
-                        "echo \"helper $STEWARD_ADDON_ID " + version + " says: $*\"", ""));
-                Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            return staged(addon.id(), dir);
-        }
-
-        private static StagedArtifact staged(AddonId id, Path dir) {
-            String version = dir.getFileName().toString();
-            return new StagedArtifact(dir, new AddonManifest(id.value(), version, "ephemeral_helper", "helper.sh",
-                    List.of(), List.of(), Optional.empty(), Map.of()), "0".repeat(64));
-        }
-
-        @Override
-        public Activation activate(AddonRecord addon, StagedArtifact staged) {
-            Path current = addon.current();
-            Optional<Path> previous = target(current);
-            point(current, staged.directory());
-            return new Activation() {
-                @Override
-                public StagedArtifact staged() {
-                    return staged;
-                }
-
-                @Override
-                public Optional<Path> previous() {
-                    return previous;
-                }
-
-                @Override
-                public void rollback() {
-                    if (previous.isPresent()) {
-                        point(current, previous.get());
-                    } else {
-                        delete(current);
-                    }
-                }
-
-                @Override
-                public void commit() {
-                }
-            };
-        }
-
-        @Override
-        public Optional<StagedArtifact> current(AddonId id) {
-            currents.incrementAndGet();
-            return target(layout.addonHome(id).resolve("current")).map(dir -> staged(id, dir));
-        }
-
-        @Override
-        public void remove(AddonId id) {
-            removes.incrementAndGet();
-            Path home = layout.addonHome(id);
-            if (Files.exists(home)) {
-                try (Stream<Path> all = Files.walk(home)) {
-                    all.sorted(Comparator.reverseOrder()).forEach(ScriptStager::delete);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        }
-
-        private static Optional<Path> target(Path link) {
-            try {
-                return Files.isSymbolicLink(link)
-                        ? Optional.of(link.resolveSibling(Files.readSymbolicLink(link)).normalize()) : Optional.empty();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        private static void point(Path link, Path dir) {
-            try {
-                Path tmp = link.resolveSibling("current.tmp");
-                Files.deleteIfExists(tmp);
-                Files.createSymbolicLink(tmp, link.getParent().relativize(dir));
-                Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        private static void delete(Path p) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+    /** Driver: signs the helper's artifact, trusts the key, and leaves the artifact object in etc. */
+    @Override
+    protected void beforeBoot(Path data, Path etc) throws IOException {
+        SignedArtifacts signer = new SignedArtifacts("helper-it");
+        signer.trust(etc.resolve("trust"));
+        String manifest = "{\"id\":\"" + HELPER + "\",\"version\":\"1.0.0\",\"supervision\":\"ephemeral_helper\","
+                + "\"binary\":\"helper.sh\"}";
+        String program = String.join("\n", "#!/bin/bash",
+                "if [ \"$1\" = fail ]; then echo 'failing on purpose' >&2; exit 4; fi",
+                "echo \"helper $STEWARD_ADDON_ID 1.0.0 says: $*\"", "");
+        Files.writeString(etc.resolve(ARTIFACT), signer.pack(HELPER, "1.0.0", Map.of("addon.json", manifest,
+                "helper.sh", program), data.getParent().resolve("artifacts").resolve(HELPER + "-1.0.0.tar.gz")),
+                StandardCharsets.UTF_8);
     }
 
     // ---------------------------------------------------------------- fixtures
 
-    private ScriptStager stager;
-
     @Before
     public void setUp() throws Exception {
-        stager = fakeStager();
         // a test that failed halfway may have left the kind bundle stopped
         Bundle kind = installedBundle(HELPER_BUNDLE);
         if (kind.getState() != Bundle.ACTIVE) {
@@ -233,25 +103,14 @@ public class EphemeralHelperIT extends PlatformTestSupport {
         });
     }
 
-    /** The probe's fake stager: registered once per framework, found again by later test methods. */
-    private ScriptStager fakeStager() throws Exception {
-        Collection<ServiceReference<ArtifactStager>> refs =
-                context.getServiceReferences(ArtifactStager.class, "(" + FAKE + "=true)");
-        if (!refs.isEmpty()) {
-            return (ScriptStager) context.getService(refs.iterator().next());
-        }
-        ScriptStager s = new ScriptStager(HostLayout.from(context::getProperty));
-        Hashtable<String, Object> properties = new Hashtable<>();
-        properties.put(FAKE, true);
-        context.registerService(ArtifactStager.class, s, properties);
-        return s;
+    private String artifact() throws IOException {
+        return Files.readString(assignmentFile().resolveSibling(ARTIFACT), StandardCharsets.UTF_8);
     }
 
-    private static String document(boolean enabled) {
+    private String document(boolean enabled) throws IOException {
         return "{\"revision\":\"" + Assignments.nextRevision("helper") + "\",\"addons\":[{\"id\":\"" + HELPER
                 + "\",\"version\":\"1.0.0\",\"enabled\":" + enabled + ",\"supervision\":\"ephemeral_helper\","
-                + "\"delivery\":\"pushed_artifact\",\"artifact\":{\"url\":\"file:///srv/addons/" + HELPER
-                + "-1.0.0.tar.gz\",\"sha256\":\"" + "ab".repeat(32) + "\"},\"binary\":\"helper.sh\"}]}";
+                + "\"delivery\":\"pushed_artifact\",\"artifact\":" + artifact() + ",\"binary\":\"helper.sh\"}]}";
     }
 
     private List<ServiceReference<AddonHelper>> helperServices() throws Exception {
@@ -319,8 +178,12 @@ public class EphemeralHelperIT extends PlatformTestSupport {
     public void stoppingTheKindBundleTakesTheServiceAwayAndStartingItBringsItBack() throws Exception {
         reconcileNow();   // settled: no pass still to come from the set-up
         Object firstService = awaitHelperService().getProperty(Constants.SERVICE_ID);
-        int stagesBefore = stager.stages.get();
         Bundle kind = installedBundle(HELPER_BUNDLE);
+        // the artifact is unreachable while the kind is away and comes back: adoption must not fetch
+        Path artifact = Path.of(java.net.URI.create(JsonParser.parseString(artifact()).getAsJsonObject().get("url")
+                .getAsString()));
+        Path away = artifact.resolveSibling(artifact.getFileName() + ".away");
+        Files.move(artifact, away);
 
         kind.stop();
         try {
@@ -333,24 +196,25 @@ public class EphemeralHelperIT extends PlatformTestSupport {
         } finally {
             kind.start();
         }
-        ServiceReference<AddonHelper> back = awaitHelperService();
-        assertFalse("a new registration", firstService.equals(back.getProperty(Constants.SERVICE_ID)));
-        awaitState(HELPER, SupervisionState.READY);
-        assertEquals("adopted from current, not staged again", stagesBefore, stager.stages.get());
-        assertTrue("adoption looked at current", stager.currents.get() > 0);
-        String output = Shell.run(context, "steward:invoke " + HELPER + " again");
-        assertTrue(output, output.contains("says: again"));
+        try {
+            ServiceReference<AddonHelper> back = awaitHelperService();
+            assertFalse("a new registration", firstService.equals(back.getProperty(Constants.SERVICE_ID)));
+            awaitState(HELPER, SupervisionState.READY);
+            reconcileNow();
+            awaitState(HELPER, SupervisionState.READY);      // adopted from current: no fetch of the missing file
+            String output = Shell.run(context, "steward:invoke " + HELPER + " again");
+            assertTrue(output, output.contains("says: again"));
+        } finally {
+            Files.move(away, artifact);
+        }
     }
 
     @Test
     public void disablingTheHelperUnregistersItAndRemovesItsFiles() throws Exception {
-        int removesBefore = stager.removes.get();
-
         writeAssignments(document(false));
         awaitRemovedOrGone(HELPER);
         awaitNoHelperService();
 
-        assertEquals(removesBefore + 1, stager.removes.get());
         assertFalse(Files.exists(dataDir().resolve("addons").resolve(HELPER)));
         try {
             Shell.run(context, "steward:invoke " + HELPER);

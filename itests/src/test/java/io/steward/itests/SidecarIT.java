@@ -5,38 +5,30 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
-import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.supervision.AddonId;
-import io.steward.supervision.HostLayout;
 import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
-import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import java.io.File;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.After;
 import org.junit.Before;
@@ -48,7 +40,6 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceReference;
 
 /**
@@ -57,9 +48,9 @@ import org.osgi.framework.ServiceReference;
  * bundle is updated, stopped and started while they run: they are adopted, never restarted (same pids), and
  * no {@code sidecar-} thread outlives a stop. Also: the in-process privileged operations of a root agent.
  * <p>
- * The artifact side is a fake {@link ArtifactStager} registered by the test (the delivery bundle is not part
- * of the common platform yet): it writes a bash add-on into {@code versions/<version>} and swaps
- * {@code current}. The add-ons send READY=1 with {@code /usr/bin/systemd-notify}.
+ * The add-ons are real signed artifacts (made by the driver with the JDK's Ed25519, the key in the trust
+ * store) staged by the real delivery bundle: a bash program that sends READY=1 with
+ * {@code /usr/bin/systemd-notify} and reports its config on SIGHUP.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -68,159 +59,55 @@ public class SidecarIT extends PlatformTestSupport {
     static final String JUNIXSOCKET_BUNDLE = "io.steward.lib.junixsocket";
     static final String PRIVILEGED_BUNDLE = "io.steward.privileged.local";
     private static final List<String> IDS = List.of("alpha", "bravo", "charlie");
-    private static final String FAKE = "steward.test.fake";
 
-    /** The three bundles of issue 4 next to the common platform (from failsafe properties, or the reactor layout). */
+    /** Where the driver leaves the signed artifacts' assignment fields for the probe: id → artifact object. */
+    private static final String ARTIFACTS = "sidecar-artifacts.json";
+
+    /** The kind, delivery and privileged bundles next to the common platform. */
     @Configuration
     @Override
     public Option[] config() throws IOException {
         List<Option> options = new ArrayList<>(List.of(super.config()));
-        options.add(bundle(jar("bundle.lib.junixsocket", "lib-junixsocket", JUNIXSOCKET_BUNDLE).toURI().toString()));
-        options.add(bundle(jar("bundle.sidecar", "sidecar", SIDECAR_BUNDLE).toURI().toString()));
-        options.add(bundle(jar("bundle.privileged.local", "privileged-local", PRIVILEGED_BUNDLE).toURI().toString()));
+        options.add(mavenBundle("commons-io", "commons-io").versionAsInProject());
+        options.add(mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject());
+        options.add(mavenBundle("org.apache.commons", "commons-compress").versionAsInProject());
+        for (File jar : List.of(reactorBundle("bundle.delivery", "delivery", "io.steward.delivery"),
+                reactorBundle("bundle.lib.junixsocket", "lib-junixsocket", JUNIXSOCKET_BUNDLE),
+                reactorBundle("bundle.sidecar", "sidecar", SIDECAR_BUNDLE),
+                reactorBundle("bundle.privileged.local", "privileged-local", PRIVILEGED_BUNDLE))) {
+            options.add(bundle(jar.toURI().toString()));
+        }
         return options.toArray(new Option[0]);
     }
 
-    private static File jar(String property, String directory, String artifactId) {
-        String configured = System.getProperty(property);
-        File jar;
-        if (configured != null) {
-            jar = new File(configured);
-        } else {
-            File api = new File(System.getProperty("bundle.api", "bundle.api-is-not-set"));
-            String version = api.getName().replaceFirst("^io\\.steward\\.api-", "").replaceFirst("\\.jar$", "");
-            jar = new File(api.getParentFile().getParentFile().getParentFile(),
-                    directory + "/target/" + artifactId + "-" + version + ".jar");
+    /** Driver: signs one artifact per add-on, trusts the key, and leaves the artifact objects in etc. */
+    @Override
+    protected void beforeBoot(Path data, Path etc) throws IOException {
+        SignedArtifacts signer = new SignedArtifacts("sidecar-it");
+        signer.trust(etc.resolve("trust"));
+        JsonObject artifacts = new JsonObject();
+        String program = String.join("\n", "#!/bin/bash",
+                "notify() { /usr/bin/systemd-notify --no-block \"$@\"; }",
+                "echo $$ >> \"$STEWARD_ADDON_STATE/pids\"",
+                "reload() { notify --status=\"reloaded $(tr -d ' \\n' < \"$STEWARD_ADDON_CONFIG\")\"; }",
+                "trap reload HUP",
+                "trap 'exit 0' TERM",
+                "notify --ready --status=\"serving 1.0.0\"",
+                "while true; do sleep 0.2 & wait $!; done", "");
+        for (String id : IDS) {
+            String manifest = "{\"id\":\"" + id + "\",\"version\":\"1.0.0\",\"supervision\":\"sidecar\","
+                    + "\"binary\":\"run.sh\",\"notify\":true}";
+            artifacts.add(id, JsonParser.parseString(signer.pack(id, "1.0.0", Map.of("addon.json", manifest,
+                    "run.sh", program), data.getParent().resolve("artifacts").resolve(id + "-1.0.0.tar.gz"))));
         }
-        if (!jar.isFile()) {
-            throw new IllegalStateException(jar + " does not exist; build bundles/" + directory + " first");
-        }
-        return jar;
-    }
-
-    // ---------------------------------------------------------------- the fake stager
-
-    /** Stages a bash add-on per version that reports READY=1 and reloads on SIGHUP. */
-    static final class ScriptStager implements ArtifactStager {
-        final AtomicInteger stages = new AtomicInteger();
-        final AtomicInteger removes = new AtomicInteger();
-        private final HostLayout layout;
-
-        ScriptStager(HostLayout layout) {
-            this.layout = layout;
-        }
-
-        @Override
-        public StagedArtifact stage(AddonRecord addon) {
-            stages.incrementAndGet();
-            String version = addon.assignment().version();
-            Path dir = addon.home().resolve("versions").resolve(version);
-            try {
-                Files.createDirectories(dir);
-                Path script = dir.resolve("run.sh");
-                Files.writeString(script, String.join("\n", "#!/bin/bash",
-                        "notify() { /usr/bin/systemd-notify --no-block \"$@\"; }",
-                        "echo $$ >> \"$STEWARD_ADDON_STATE/pids\"",
-                        "reload() { notify --status=\"reloaded $(tr -d ' \\n' < \"$STEWARD_ADDON_CONFIG\")\"; }",
-                        "trap reload HUP",
-                        "trap 'exit 0' TERM",
-                        "notify --ready --status=\"serving " + version + "\"",
-                        "while true; do sleep 0.2 & wait $!; done", ""), StandardCharsets.UTF_8);
-                Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            return new StagedArtifact(dir, new AddonManifest(addon.id().value(), version, "sidecar", "run.sh",
-                    List.of(), List.of(), Optional.empty(), Map.of("notify", "true")), "0".repeat(64));
-        }
-
-        @Override
-        public Activation activate(AddonRecord addon, StagedArtifact staged) {
-            Path current = addon.current();
-            Optional<Path> previous = target(current);
-            point(current, staged.directory());
-            return new Activation() {
-                @Override
-                public StagedArtifact staged() {
-                    return staged;
-                }
-
-                @Override
-                public Optional<Path> previous() {
-                    return previous;
-                }
-
-                @Override
-                public void rollback() {
-                    if (previous.isPresent()) {
-                        point(current, previous.get());
-                    } else {
-                        delete(current);
-                    }
-                }
-
-                @Override
-                public void commit() {
-                }
-            };
-        }
-
-        @Override
-        public Optional<StagedArtifact> current(AddonId id) {
-            return Optional.empty();
-        }
-
-        @Override
-        public void remove(AddonId id) {
-            removes.incrementAndGet();
-            Path versions = layout.addonHome(id).resolve("versions");
-            delete(layout.addonHome(id).resolve("current"));
-            if (Files.exists(versions)) {
-                try (Stream<Path> all = Files.walk(versions)) {
-                    all.sorted(Comparator.reverseOrder()).forEach(ScriptStager::delete);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        }
-
-        private static Optional<Path> target(Path link) {
-            try {
-                return Files.isSymbolicLink(link)
-                        ? Optional.of(link.resolveSibling(Files.readSymbolicLink(link)).normalize()) : Optional.empty();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        private static void point(Path link, Path dir) {
-            try {
-                Path tmp = link.resolveSibling("current.tmp");
-                Files.deleteIfExists(tmp);
-                Files.createSymbolicLink(tmp, link.getParent().relativize(dir));
-                Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-
-        private static void delete(Path p) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
+        Files.writeString(etc.resolve(ARTIFACTS), artifacts.toString(), StandardCharsets.UTF_8);
     }
 
     // ---------------------------------------------------------------- fixtures
 
-    private ScriptStager stager;
-
     @Before
     public void setUp() throws Exception {
         configureFastPolling();
-        stager = fakeStager();
         // a test that failed halfway may have left the kind bundle stopped
         Bundle kind = installedBundle(SIDECAR_BUNDLE);
         if (kind.getState() != Bundle.ACTIVE) {
@@ -245,25 +132,14 @@ public class SidecarIT extends PlatformTestSupport {
         }
     }
 
-    /** The probe's fake stager: registered once per framework, found again by later test methods. */
-    private ScriptStager fakeStager() throws Exception {
-        Collection<ServiceReference<ArtifactStager>> refs =
-                context.getServiceReferences(ArtifactStager.class, "(" + FAKE + "=sidecar)");
-        if (!refs.isEmpty()) {
-            return (ScriptStager) context.getService(refs.iterator().next());
-        }
-        ScriptStager s = new ScriptStager(HostLayout.from(context::getProperty));
-        Hashtable<String, Object> properties = new Hashtable<>();
-        properties.put(FAKE, "sidecar");
-        properties.put(Constants.SERVICE_RANKING, 1000);
-        context.registerService(ArtifactStager.class, s, properties);
-        return s;
+    private JsonObject artifact(String id) throws IOException {
+        return JsonParser.parseString(Files.readString(assignmentFile().resolveSibling(ARTIFACTS))).getAsJsonObject()
+                .getAsJsonObject(id);
     }
 
-    private static String sidecar(String id, String config) {
+    private String sidecar(String id, String config) throws IOException {
         return "{\"id\":\"" + id + "\",\"version\":\"1.0.0\",\"enabled\":true,\"supervision\":\"sidecar\","
-                + "\"delivery\":\"pushed_artifact\",\"artifact\":{\"url\":\"file:///srv/addons/" + id
-                + "-1.0.0.tar.gz\",\"sha256\":\"" + "ab".repeat(32) + "\"},\"config\":" + config + "}";
+                + "\"delivery\":\"pushed_artifact\",\"artifact\":" + artifact(id) + ",\"config\":" + config + "}";
     }
 
     private void assignThree(String alphaConfig) throws IOException {
@@ -341,6 +217,10 @@ public class SidecarIT extends PlatformTestSupport {
             assertEquals(Optional.of("1.0.0"), s.activeVersion());
             assertTrue(s.detail(), s.detail().contains("pid " + pid));
         }
+        // nothing may fetch again from here on: adoption and a config change use what is staged
+        for (String id : IDS) {
+            Files.delete(Path.of(java.net.URI.create(artifact(id).get("url").getAsString())));
+        }
         assertTrue("READY=1 arrived over the junixsocket datagram socket: " + sidecarDispatcher().status(new AddonId("alpha")),
                 sidecarDispatcher().status(new AddonId("alpha")).detail().contains("serving 1.0.0"));
         assertEquals("one supervisor and one notify thread: " + sidecarThreads(), 2, sidecarThreads().size());
@@ -386,8 +266,12 @@ public class SidecarIT extends PlatformTestSupport {
             awaitState(id, SupervisionState.READY);
         }
         assertEquals("no sidecar was restarted by stop and start", before, startedPids());
-        assertEquals("only the first installs staged; adoption and the config change staged nothing", 3,
-                stager.stages.get());
+        for (String id : IDS) {
+            try (Stream<Path> versions = Files.list(home(id).resolve("versions"))) {
+                assertEquals(id + ": one version staged, nothing fetched again (the artifacts are gone)",
+                        List.of("1.0.0"), versions.map(v -> v.getFileName().toString()).toList());
+            }
+        }
 
         // removal stops them
         writeAssignments(Assignments.document(Assignments.nextRevision("none")));
@@ -399,7 +283,10 @@ public class SidecarIT extends PlatformTestSupport {
         for (long pid : pids) {
             await("pid " + pid + " is stopped", () -> !alive(pid));
         }
-        assertEquals(3, stager.removes.get());
+        for (String id : IDS) {
+            assertFalse(id + ": current is removed with the add-on", Files.exists(home(id).resolve("current"),
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        }
     }
 
     @Test
