@@ -10,7 +10,7 @@ printf '{"addons": []}\n' > "$work/empty.json"
 # the first run makes the kept bundle cache (<tree>/cache), the archived one reuses it, as most commands do
 for archive in "" "-XX:ArchiveClassesAtExit=$tree/bin/steward.jsa"; do
   # shellcheck disable=SC2086
-  java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss512k -Xms24m $archive \
+  java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xss512k -Xms24m $archive \
     -jar "$tree/bin/steward-launcher.jar" apply -a "$work/empty.json" --data "$work/data" --etc "$work/etc" \
     > "$work/out" 2> "$work/err" || { cat "$work/err" >&2; exit 1; }
 done
