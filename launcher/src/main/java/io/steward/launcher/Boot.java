@@ -16,6 +16,7 @@ import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.launch.Framework;
 import org.osgi.framework.launch.FrameworkFactory;
 import org.osgi.framework.wiring.FrameworkWiring;
@@ -33,6 +34,14 @@ final class Boot {
     static final String SHELL_BUNDLE = "io.steward.shell";
     static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
+    /**
+     * Installed but not started by one-shot commands, which have no use for them: FileInstall
+     * watches deploy/ for the agent, Gogo serves the agent's console (the shell bundle needs Gogo's
+     * API package only, so Gogo stays installed), Metatype describes configuration to management
+     * tools (its activator alone loads the JDK's locale and calendar data). About 10 ms of apply.
+     */
+    static final Set<String> AGENT_ONLY = Set.of(FILEINSTALL_BUNDLE, "org.apache.felix.gogo.runtime",
+            "org.apache.felix.gogo.command", "org.apache.felix.metatype");
     /** pax-logging-api's default logger level; a -D of the same name (STEWARD_JAVA_OPTS) wins. */
     static final String LOG_LEVEL = "org.ops4j.pax.logging.DefaultServiceLog.level";
 
@@ -46,9 +55,17 @@ final class Boot {
 
     /** Creates and initializes (does not start) the framework, its cache in {@code storage}. */
     static Boot init(Settings settings, Path storage) throws LaunchException {
+        return init(settings, storage, false);
+    }
+
+    /**
+     * Creates and initializes (does not start) the framework, its cache in {@code storage}, which
+     * Felix empties first if {@code clean} (the agent's cache is always emptied).
+     */
+    static Boot init(Settings settings, Path storage, boolean clean) throws LaunchException {
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
                 .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (bin/felix.jar is missing)"));
-        Map<String, String> properties = properties(settings, storage);
+        Map<String, String> properties = properties(settings, storage, clean);
         // pax-logging-api's default logger takes its level from the system properties only
         // (DefaultServiceLog's static initializer), not from the framework properties
         if (System.getProperty(LOG_LEVEL) == null) {
@@ -65,6 +82,11 @@ final class Boot {
 
     /** The framework properties for {@code settings}, the bundle cache in {@code storage}. */
     static Map<String, String> properties(Settings settings, Path storage) {
+        return properties(settings, storage, false);
+    }
+
+    /** The same, and Felix empties {@code storage} first if {@code clean}. */
+    static Map<String, String> properties(Settings settings, Path storage, boolean clean) {
         Map<String, String> p = new HashMap<>();
         p.put("steward.home", settings.home().toString());
         p.put("steward.data", settings.data().toString());
@@ -87,6 +109,9 @@ final class Boot {
         p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         boolean agent = settings.command() == Command.RUN;
         p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, agent || settings.verbose() ? "INFO" : "WARN"));
+        if (clean) {
+            p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+        }
         if (agent) {
             // a cache left by an earlier run (or another distribution version) is never reused
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
@@ -130,8 +155,9 @@ final class Boot {
     /**
      * Installs every jar of {@code <home>/bundle} (sorted by file name), and for a one-shot command
      * every jar of {@code <home>/deploy} after them, starts the framework, then the bundles:
-     * FileInstall for {@code run} only; after all others {@value #SHELL_BUNDLE} (its one-shot
-     * component runs the command as soon as it activates, so every dispatcher must be there), and
+     * FileInstall, Gogo and Metatype for {@code run} only ({@link #AGENT_ONLY}); after all others
+     * {@value #SHELL_BUNDLE} (its one-shot component runs the command as soon as it activates, so
+     * every dispatcher must be there), and
      * after it the Gogo console, for {@code run --shell} only (a console started earlier runs its
      * first commands in a half-started platform).
      * <p>
@@ -165,26 +191,35 @@ final class Boot {
                 last.put(name, bundle);
             } else if (deployed.contains(bundle)) {
                 if (shouldStart(bundle)) {
-                    startDeployed(bundle);
+                    startDeployed(bundle, startOptions());
                 }
             } else if (shouldStart(bundle)) {
-                start(bundle);
+                start(bundle, startOptions());
             }
         }
         if (last.containsKey(SHELL_BUNDLE)) {
-            start(last.get(SHELL_BUNDLE));
+            start(last.get(SHELL_BUNDLE), startOptions());
         } else if (settings.command().oneShot()) {
             throw new LaunchException("bundle " + SHELL_BUNDLE + " is missing from " + settings.bundles()
                     + ", so '" + settings.command().word() + "' cannot run");
         }
         if (last.containsKey(GOGO_SHELL_BUNDLE) && settings.command() == Command.RUN && settings.shell()) {
-            start(last.get(GOGO_SHELL_BUNDLE));
+            start(last.get(GOGO_SHELL_BUNDLE), startOptions());
         }
+    }
+
+    /**
+     * One-shot commands start bundles transiently: a kept cache ({@link OneShotCache}) then never
+     * starts a bundle on its own, in an order the launcher did not choose, and no start rewrites a
+     * bundle's state file.
+     */
+    private int startOptions() {
+        return settings.command() == Command.RUN ? 0 : Bundle.START_TRANSIENT;
     }
 
     private boolean shouldStart(Bundle bundle) {
         boolean fragment = bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null;
-        return !fragment && (settings.command() == Command.RUN || !FILEINSTALL_BUNDLE.equals(bundle.getSymbolicName()));
+        return !fragment && (settings.command() == Command.RUN || !AGENT_ONLY.contains(bundle.getSymbolicName()));
     }
 
     private static List<Path> jars(Path dir) throws LaunchException {
@@ -232,9 +267,9 @@ final class Boot {
         return bundles;
     }
 
-    private static void startDeployed(Bundle bundle) {
+    private static void startDeployed(Bundle bundle, int options) {
         try {
-            bundle.start();
+            bundle.start(options);
         } catch (BundleException | RuntimeException e) {
             warn("bundle " + bundle.getSymbolicName() + " " + bundle.getVersion() + " of deploy/ did not start: "
                     + reason(e));
@@ -260,9 +295,9 @@ final class Boot {
         return bundles;
     }
 
-    private static void start(Bundle bundle) throws LaunchException {
+    private static void start(Bundle bundle, int options) throws LaunchException {
         try {
-            bundle.start();
+            bundle.start(options);
         } catch (BundleException | RuntimeException e) {
             throw new LaunchException("bundle " + bundle.getSymbolicName() + " " + bundle.getVersion()
                     + " did not start: " + reason(e), e);
@@ -310,17 +345,22 @@ final class Boot {
         return message.endsWith(".") ? message.substring(0, message.length() - 1) : message;
     }
 
-    /** Stops the framework and waits for it, at most {@code bound}; safe to call more than once. */
-    void stop(Duration bound) {
+    /**
+     * Stops the framework and waits for it, at most {@code bound}; safe to call more than once.
+     * Returns whether it stopped within the bound.
+     */
+    boolean stop(Duration bound) {
         try {
             if ((framework.getState() & (Bundle.STARTING | Bundle.ACTIVE | Bundle.STOPPING)) != 0) {
                 framework.stop();
             }
-            framework.waitForStop(bound.toMillis());
+            int type = framework.waitForStop(bound.toMillis()).getType();
+            return type != FrameworkEvent.ERROR && type != FrameworkEvent.WAIT_TIMEDOUT;
         } catch (BundleException e) {
             System.err.println("steward: the OSGi framework did not stop cleanly: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return false;
     }
 }

@@ -1,19 +1,13 @@
 package io.steward.launcher;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Stream;
 
 /**
- * {@code apply}, {@code plan}, {@code status}: boots the platform with a private, temporary bundle
- * cache (two Steward processes never share one), waits for the shell bundle's result
- * ({@link Handshake}), prints it, stops the platform and deletes the cache.
+ * {@code apply}, {@code plan}, {@code status}: boots the platform with a bundle cache no other
+ * Steward process uses at the same time ({@link OneShotCache}), waits for the shell bundle's result
+ * ({@link Handshake}), prints it and stops the platform.
  */
 final class OneShot {
     private static final Duration STOP_BOUND = Duration.ofSeconds(10);
@@ -23,27 +17,24 @@ final class OneShot {
 
     static int run(Settings settings, Duration timeout, PrintStream out, PrintStream err)
             throws LaunchException, InterruptedException {
-        Path cache;
-        try {
-            cache = Files.createTempDirectory("steward-cache-");
-        } catch (IOException e) {
-            throw new LaunchException("cannot create a temporary bundle cache: " + e.getMessage(), e);
-        }
+        OneShotCache cache = OneShotCache.open(settings);
         Boot boot;
         try {
-            boot = Boot.init(settings, cache);
-        } catch (LaunchException e) {
-            delete(cache);
+            boot = Boot.init(settings, cache.dir(), cache.clean());
+        } catch (LaunchException | RuntimeException e) {
+            cache.close(false);   // a kept cache Felix cannot read is made again by the next command
             throw e;
         }
         AtomicBoolean cleaned = new AtomicBoolean();
+        AtomicBoolean finished = new AtomicBoolean();
         Runnable cleanup = () -> {
             if (cleaned.compareAndSet(false, true)) {
-                boot.stop(STOP_BOUND);
-                delete(cache);
+                // a command that fails or is interrupted leaves a kept cache to be made again
+                boolean stopped = boot.stop(STOP_BOUND);
+                cache.close(stopped && finished.get());
             }
         };
-        // Ctrl-C or SIGTERM in the middle of a command still stops the platform and removes the cache
+        // Ctrl-C or SIGTERM in the middle of a command still stops the platform and releases the cache
         Runtime.getRuntime().addShutdownHook(new Thread(cleanup, "steward-cleanup"));
         try {
             Handshake handshake = Handshake.listen(boot.context());
@@ -59,6 +50,7 @@ final class OneShot {
             watcher.start();
             boot.start();
             Handshake.Result result = handshake.await(timeout);
+            finished.set(true);
             print(out, result.stdout());
             print(err, result.stderr());
             return result.exit();
@@ -71,20 +63,6 @@ final class OneShot {
         if (!text.isEmpty()) {
             stream.print(text.endsWith("\n") ? text : text + "\n");
             stream.flush();
-        }
-    }
-
-    private static void delete(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
-                try {
-                    Files.deleteIfExists(path);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException | UncheckedIOException e) {
-            System.err.println("steward: could not delete the temporary bundle cache " + dir + ": " + e.getMessage());
         }
     }
 }

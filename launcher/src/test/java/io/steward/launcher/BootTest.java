@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleException;
+import org.osgi.framework.startlevel.BundleStartLevel;
 
 class BootTest {
 
@@ -72,6 +73,37 @@ class BootTest {
 
         Map<String, String> agent = boot(home, tmp.resolve("cache-run"), "run");
         assertEquals(List.of(Boot.SHELL_BUNDLE), List.copyOf(agent.keySet()), agent::toString);
+    }
+
+    /**
+     * One-shot: bundles are started transiently (a kept cache never starts them on its own), and
+     * the bundles only the agent uses stay resolved; run starts them, persistently.
+     */
+    @Test
+    void oneShotStartsTransientlyAndLeavesTheAgentOnlyBundlesStopped(@TempDir Path tmp) throws Exception {
+        Path home = tmp.resolve("home");
+        Path bundles = Files.createDirectories(home.resolve("bundle"));
+        bundle(bundles.resolve("shell.jar"), Boot.SHELL_BUNDLE);
+        bundle(bundles.resolve("metatype.jar"), "org.apache.felix.metatype");
+        for (String command : List.of("status", "run")) {
+            Settings settings = Settings.resolve(Options.parse(List.of(command)), home, Map.of());
+            Boot boot = Boot.init(settings, Files.createDirectories(tmp.resolve("cache-" + command)), true);
+            try {
+                boot.start();
+                Map<String, String> states = new TreeMap<>();
+                for (Bundle b : boot.context().getBundles()) {
+                    if (b.getBundleId() != 0) {
+                        states.put(b.getSymbolicName(), (b.getState() == Bundle.ACTIVE ? "ACTIVE" : "RESOLVED")
+                                + (b.adapt(BundleStartLevel.class).isPersistentlyStarted() ? " persistent" : ""));
+                    }
+                }
+                assertEquals(command.equals("run")
+                        ? Map.of(Boot.SHELL_BUNDLE, "ACTIVE persistent", "org.apache.felix.metatype", "ACTIVE persistent")
+                        : Map.of(Boot.SHELL_BUNDLE, "ACTIVE", "org.apache.felix.metatype", "RESOLVED"), states, command);
+            } finally {
+                boot.stop(Duration.ofSeconds(10));
+            }
+        }
     }
 
     /** Boots, starts and stops a framework for {@code command}; returns symbolic name → state and location. */

@@ -104,7 +104,76 @@ public final class Reconciler implements SupervisionService {
 
     /** A registered dispatcher and where it comes from. */
     private record Bound(String kind, Long serviceId, int ranking, String bundle, String bundleVersion,
-                         boolean concurrent, SupervisionDispatcher dispatcher) {
+                         boolean concurrent, LazyDispatcher service) {
+        /** The service object, got at the first call; one that cannot be got counts as gone. */
+        SupervisionDispatcher dispatcher() {
+            SupervisionDispatcher d = service.get();
+            if (d == null) {
+                throw new DispatcherGone();
+            }
+            return d;
+        }
+    }
+
+    /**
+     * Gets a dispatcher at its first call and keeps it until it is unbound: a kind with nothing to
+     * do (a one-shot apply of an empty document) is never activated. SCR's locks are never taken
+     * under this object's monitor (getService may activate the kind, ungetService deactivate it).
+     */
+    private static final class LazyDispatcher {
+        private final org.osgi.service.component.ComponentServiceObjects<SupervisionDispatcher> objects;
+        private SupervisionDispatcher got;
+        private boolean released;
+
+        LazyDispatcher(org.osgi.service.component.ComponentServiceObjects<SupervisionDispatcher> objects) {
+            this.objects = objects;
+        }
+
+        SupervisionDispatcher get() {
+            synchronized (this) {
+                if (got != null || released) {
+                    return got;
+                }
+            }
+            SupervisionDispatcher d;
+            try {
+                d = objects.getService();   // null when its bundle is stopping or its activation failed
+            } catch (IllegalStateException e) {
+                d = null;                   // unbound meanwhile
+            }
+            SupervisionDispatcher extra;
+            synchronized (this) {
+                if (got == null && !released) {
+                    got = d;
+                    return d;
+                }
+                extra = d;                  // another call got it first, or it was unbound meanwhile
+            }
+            unget(extra);
+            synchronized (this) {
+                return got;
+            }
+        }
+
+        void release() {
+            SupervisionDispatcher d;
+            synchronized (this) {
+                released = true;
+                d = got;
+                got = null;
+            }
+            unget(d);
+        }
+
+        private void unget(SupervisionDispatcher d) {
+            if (d != null) {
+                try {
+                    objects.ungetService(d);
+                } catch (IllegalStateException e) {
+                    // SCR already released what the reference got
+                }
+            }
+        }
     }
 
     @FunctionalInterface
@@ -198,8 +267,11 @@ public final class Reconciler implements SupervisionService {
 
     // ---- dispatcher whiteboard -------------------------------------------------------------
 
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
-    void addDispatcher(SupervisionDispatcher dispatcher, ServiceReference<SupervisionDispatcher> ref) {
+    // ComponentServiceObjects, not the service: binding must not activate the kind (see LazyDispatcher)
+    @Reference(service = SupervisionDispatcher.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC)
+    void addDispatcher(org.osgi.service.component.ComponentServiceObjects<SupervisionDispatcher> objects,
+                       ServiceReference<SupervisionDispatcher> ref) {
         Object kind = ref.getProperty(SupervisionDispatcher.KIND_PROPERTY);
         if (!(kind instanceof String k) || k.isBlank()) {
             LOG.warn("Ignoring a dispatcher of bundle {} without a {} property", ref.getBundle().getSymbolicName(),
@@ -211,7 +283,7 @@ public final class Reconciler implements SupervisionService {
         Bound b = new Bound(GsonAssignmentCodec.canonicalKind(k), (Long) ref.getProperty(Constants.SERVICE_ID),
                 ranking instanceof Integer r ? r : 0, ref.getBundle().getSymbolicName(),
                 ref.getBundle().getVersion().toString(),
-                Boolean.TRUE.equals(concurrent) || "true".equals(concurrent), dispatcher);
+                Boolean.TRUE.equals(concurrent) || "true".equals(concurrent), new LazyDispatcher(objects));
         synchronized (boundLock) {
             List<Bound> next = new ArrayList<>(bound);
             next.add(b);
@@ -223,11 +295,14 @@ public final class Reconciler implements SupervisionService {
         }
     }
 
-    void removeDispatcher(SupervisionDispatcher dispatcher, ServiceReference<SupervisionDispatcher> ref) {
+    void removeDispatcher(ServiceReference<SupervisionDispatcher> ref) {
         Long id = (Long) ref.getProperty(Constants.SERVICE_ID);
+        List<Bound> gone;
         synchronized (boundLock) {
+            gone = bound.stream().filter(b -> b.serviceId().equals(id)).toList();
             bound = bound.stream().filter(b -> !b.serviceId().equals(id)).toList();
         }
+        gone.forEach(b -> b.service().release());
         if (automatic) {
             reconcileSoon();   // its add-ons become detached; nothing is stopped
         }
@@ -665,12 +740,16 @@ public final class Reconciler implements SupervisionService {
     }
 
     private <T> T call(Bound b, AddonId id, String operation, DispatcherCall<T> c) throws SupervisionException {
+        // the dispatcher is got in the call: a kind's first activation is under the same timeout
         Future<T> future = calls.submit(() -> c.call(b.dispatcher()));
         try {
             return future.get(callTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof SupervisionException se) {
                 throw se;
+            }
+            if (e.getCause() instanceof DispatcherGone gone) {
+                throw gone;
             }
             // a buggy kind bundle, or one being deactivated under us
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + operation + " failed in "

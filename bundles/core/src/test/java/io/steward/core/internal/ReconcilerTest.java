@@ -39,6 +39,7 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceReference;
 import org.osgi.framework.Version;
+import org.osgi.service.component.ComponentServiceObjects;
 
 /** The reconciler against fake dispatchers and sources; the real ones are exercised in itests. */
 class ReconcilerTest {
@@ -164,7 +165,43 @@ class ReconcilerTest {
     }
 
     private void bind(Reconciler r, FakeDispatcher d) {
-        r.addDispatcher(d, reference(d));
+        bind(r, d, objects(d));
+    }
+
+    private void bind(Reconciler r, FakeDispatcher d, FakeObjects objects) {
+        r.addDispatcher(objects, reference(d));
+    }
+
+    /** SCR's ComponentServiceObjects of a dispatcher: counts gets and ungets; can have no service to give. */
+    static final class FakeObjects implements ComponentServiceObjects<SupervisionDispatcher> {
+        final SupervisionDispatcher service;
+        final AtomicInteger gets = new AtomicInteger();
+        final AtomicInteger ungets = new AtomicInteger();
+
+        FakeObjects(SupervisionDispatcher service) {
+            this.service = service;
+        }
+
+        @Override
+        public SupervisionDispatcher getService() {
+            gets.incrementAndGet();
+            return service;
+        }
+
+        @Override
+        public void ungetService(SupervisionDispatcher s) {
+            assertTrue(s == service, "only what was got is given back");
+            ungets.incrementAndGet();
+        }
+
+        @Override
+        public ServiceReference<SupervisionDispatcher> getServiceReference() {
+            throw new UnsupportedOperationException();
+        }
+    }
+
+    private static FakeObjects objects(FakeDispatcher d) {
+        return new FakeObjects(d);
     }
 
     private final Map<FakeDispatcher, ServiceReference<SupervisionDispatcher>> refs = new HashMap<>();
@@ -319,7 +356,7 @@ class ReconcilerTest {
         bind(r, first);
         run(r);
 
-        r.removeDispatcher(first, reference(first));
+        r.removeDispatcher(reference(first));
         ReconcileReport detached = run(r);
         assertEquals(SupervisionState.DETACHED, state(detached, "a"));
         assertEquals(0, first.count("remove"), "detaching stops nothing");
@@ -515,5 +552,43 @@ class ReconcilerTest {
         Files.writeString(data.resolve("etc/assignments.local.json"), "{\"addons\":[{\"id\":\"a\",\"version\":\"1.5\"}]}");
         run(r);
         assertEquals("1.5", toggles.running.get(new AddonId("a")), "a valid override patches the version");
+    }
+
+    @Test
+    void aKindIsNotActivatedUntilItsDispatcherIsCalledAndIsReleasedWhenUnbound() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc());
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        FakeObjects objects = objects(toggles);
+        Reconciler r = reconciler(source);
+        bind(r, toggles, objects);
+        assertTrue(run(r).converged());
+        assertEquals(0, objects.gets.get(), "nothing to do: the kind's service is never got");
+        assertEquals(List.of("config_toggle"), r.kinds().stream().map(k -> k.kind()).toList());
+
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        run(r);
+        run(r);
+        assertEquals(1, objects.gets.get(), "got once, kept across calls and passes");
+        assertEquals(0, objects.ungets.get());
+
+        r.removeDispatcher(reference(toggles));
+        assertEquals(1, objects.ungets.get(), "given back when unbound");
+        assertEquals(SupervisionState.DETACHED, state(run(r), "a"));
+        assertEquals(1, objects.gets.get());
+    }
+
+    @Test
+    void aDispatcherThatCannotBeGotIsTreatedAsGone() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        FakeObjects stopping = new FakeObjects(null);   // its bundle is stopping, or its activation failed
+        Reconciler r = reconciler(source);
+        bind(r, toggles, stopping);
+        ReconcileReport report = run(r);
+        assertEquals(SupervisionState.DETACHED, state(report, "a"));
+        assertTrue(report.statuses().get(0).detail().contains("went away"), report.statuses().toString());
+        assertEquals(0, stopping.ungets.get(), "nothing was got, so nothing is given back");
     }
 }
