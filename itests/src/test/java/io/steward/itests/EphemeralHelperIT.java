@@ -5,7 +5,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 
 import com.google.gson.JsonParser;
 import io.steward.helper.AddonHelper;
@@ -56,11 +55,8 @@ public class EphemeralHelperIT extends PlatformTestSupport {
     @Override
     public Option[] config() throws IOException {
         List<Option> options = new ArrayList<>(List.of(super.config()));
-        options.add(mavenBundle("commons-io", "commons-io").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-compress").versionAsInProject());
-        for (File jar : List.of(reactorBundle("bundle.delivery", "delivery", "io.steward.delivery"),
-                reactorBundle("bundle.ephemeral.helper", "ephemeral-helper", HELPER_BUNDLE))) {
+        options.addAll(deliveryBundles());
+        for (File jar : List.of(reactorBundle("bundle.ephemeral.helper", "ephemeral-helper", HELPER_BUNDLE))) {
             options.add(bundle(jar.toURI().toString()));
         }
         return options.toArray(new Option[0]);

@@ -4,7 +4,6 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
 import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
-import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -136,11 +135,8 @@ public class HotSwapIT extends PlatformTestSupport {
         List<Option> options = new ArrayList<>(List.of(super.config()));
         options.add(frameworkProperty("steward.systemd.bus").value(sandbox.address()));
         options.add(frameworkProperty(TAG).value(tag));
-        options.add(mavenBundle("commons-io", "commons-io").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-compress").versionAsInProject());
+        options.addAll(deliveryBundles());
         for (File jar : List.of(
-                reactorBundle("bundle.delivery", "delivery", "io.steward.delivery"),
                 reactorBundle("bundle.lib.dbus.java", "lib-dbus-java", "io.steward.lib.dbus-java"),
                 reactorBundle("bundle.systemd.dbus", "systemd-dbus", "io.steward.systemd.dbus"),
                 reactorBundle("bundle.lib.junixsocket", "lib-junixsocket", "io.steward.lib.junixsocket"),

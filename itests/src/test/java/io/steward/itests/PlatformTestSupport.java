@@ -161,6 +161,17 @@ public abstract class PlatformTestSupport {
         return jar;
     }
 
+    /**
+     * Runs in the driver: the real delivery bundle and the libraries its tar reader needs, for the tests
+     * of kinds that stage signed artifacts (made by {@link SignedArtifacts} in {@link #beforeBoot}).
+     */
+    protected static List<Option> deliveryBundles() {
+        return List.of(mavenBundle("commons-io", "commons-io").versionAsInProject(),
+                mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject(),
+                mavenBundle("org.apache.commons", "commons-compress").versionAsInProject(),
+                bundle(reactorBundle("bundle.delivery", "delivery", "io.steward.delivery").toURI().toString()));
+    }
+
     // ---------------------------------------------------------------- inside the framework
 
     /** {@code steward.data} of this class's framework. */

@@ -5,7 +5,6 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.mavenBundle;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -68,11 +67,8 @@ public class SidecarIT extends PlatformTestSupport {
     @Override
     public Option[] config() throws IOException {
         List<Option> options = new ArrayList<>(List.of(super.config()));
-        options.add(mavenBundle("commons-io", "commons-io").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-lang3").versionAsInProject());
-        options.add(mavenBundle("org.apache.commons", "commons-compress").versionAsInProject());
-        for (File jar : List.of(reactorBundle("bundle.delivery", "delivery", "io.steward.delivery"),
-                reactorBundle("bundle.lib.junixsocket", "lib-junixsocket", JUNIXSOCKET_BUNDLE),
+        options.addAll(deliveryBundles());
+        for (File jar : List.of(reactorBundle("bundle.lib.junixsocket", "lib-junixsocket", JUNIXSOCKET_BUNDLE),
                 reactorBundle("bundle.sidecar", "sidecar", SIDECAR_BUNDLE),
                 reactorBundle("bundle.privileged.local", "privileged-local", PRIVILEGED_BUNDLE))) {
             options.add(bundle(jar.toURI().toString()));
