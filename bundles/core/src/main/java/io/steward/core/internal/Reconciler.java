@@ -182,6 +182,7 @@ public final class Reconciler implements SupervisionService {
     }
 
     private final HostLayout layout;
+    private final org.osgi.framework.Bundle systemBundle;     // null outside a framework (unit tests)
     private final boolean automatic;
     private final Duration callTimeout;
     private final Backoff backoff;
@@ -221,6 +222,7 @@ public final class Reconciler implements SupervisionService {
     @Activate
     public Reconciler(BundleContext context, Config config) {
         this.layout = HostLayout.from(context::getProperty);
+        this.systemBundle = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION);
         String command = context.getProperty("steward.command");
         this.automatic = command == null || command.isBlank() || command.equals("run");
         if (config.interval_seconds() < 1 || config.call_timeout_seconds() < 1 || config.parallelism() < 1) {
@@ -303,9 +305,14 @@ public final class Reconciler implements SupervisionService {
             bound = bound.stream().filter(b -> !b.serviceId().equals(id)).toList();
         }
         gone.forEach(b -> b.service().release());
-        if (automatic) {
+        if (automatic && !frameworkStopping()) {
             reconcileSoon();   // its add-ons become detached; nothing is stopped
         }
+    }
+
+    /** While the framework shuts down, its bundles stop one by one: no pass (and no warning) for each. */
+    private boolean frameworkStopping() {
+        return systemBundle != null && systemBundle.getState() == org.osgi.framework.Bundle.STOPPING;
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
