@@ -520,7 +520,8 @@ public final class Reconciler implements SupervisionService {
      * steps come back in plan order.
      */
     private List<PlanStep> executeAll(List<Planner.Decision> decisions) {
-        List<List<PlanStep>> results = new ArrayList<>(java.util.Collections.nCopies(decisions.size(), null));
+        java.util.concurrent.atomic.AtomicReferenceArray<List<PlanStep>> results =
+                new java.util.concurrent.atomic.AtomicReferenceArray<>(decisions.size());
         for (boolean removals : new boolean[] {true, false}) {
             List<Future<?>> running = new ArrayList<>();
             for (int i = 0; i < decisions.size(); i++) {
@@ -549,7 +550,8 @@ public final class Reconciler implements SupervisionService {
         }
         List<PlanStep> steps = new ArrayList<>();
         for (int i = 0; i < decisions.size(); i++) {
-            steps.addAll(results.get(i) == null ? List.of(decisions.get(i).step()) : results.get(i));
+            List<PlanStep> done = results.get(i);
+            steps.addAll(done == null ? List.of(decisions.get(i).step()) : done);
         }
         return steps;
     }
