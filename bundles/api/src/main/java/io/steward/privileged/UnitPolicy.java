@@ -76,6 +76,8 @@ public final class UnitPolicy {
      * add-on {@code a} (suffix {@code b-x}) and of {@code a-b} (suffix {@code x}), so only ids with the same
      * first dash-separated segment can claim one unit. Whoever checks and records unit ownership holds one
      * lock per key, so two such add-ons are never installed at once while all others may be.
+     *
+     * @since 1.1
      */
     public static String claimKey(AddonId id) {
         int dash = id.value().indexOf('-');
@@ -85,6 +87,8 @@ public final class UnitPolicy {
     /**
      * The lock of {@link #claimKey} within this framework: one object per key, shared by every bundle that
      * installs units (both systemd kinds), since this class is loaded once, by the API bundle.
+     *
+     * @since 1.1
      */
     public static Object claimLock(AddonId id) {
         return CLAIM_LOCKS.computeIfAbsent(claimKey(id), k -> new Object());

@@ -10,6 +10,8 @@ import org.osgi.service.component.annotations.ComponentPropertyType;
  * Marks a {@code SupervisionDispatcher} component whose calls for different add-ons may run at the
  * same time; becomes the service property {@code supervision.concurrent=true} (a marker property type
  * takes its name from the annotation's). Calls for one add-on are never concurrent.
+ *
+ * @since 1.1
  */
 @ComponentPropertyType
 @Retention(RetentionPolicy.CLASS)

@@ -22,6 +22,8 @@ public interface SupervisionDispatcher {
     /**
      * Service property (Boolean): calls for different add-ons may run concurrently
      * (use {@link io.steward.supervision.annotations.SupervisionConcurrent}).
+     *
+     * @since 1.1
      */
     String CONCURRENT_PROPERTY = "supervision.concurrent";
 
