@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -84,7 +83,7 @@ public final class ReconcileBench {
         }
         fw.stop();
         fw.waitForStop(10_000);
-        delete(tmp);
+        Trees.delete(tmp);
     }
 
     /** Median wall time of a no-op reconcile pass over {@code n} ready add-ons, in nanoseconds. */
@@ -118,7 +117,7 @@ public final class ReconcileBench {
         } finally {
             fw.stop();
             fw.waitForStop(10_000);
-            delete(tmp);
+            Trees.delete(tmp);
         }
     }
 
@@ -188,14 +187,6 @@ public final class ReconcileBench {
     private static List<Path> jars(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.toString().endsWith(".jar")).sorted().toList();
-        }
-    }
-
-    private static void delete(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -15,7 +15,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Hashtable;
 import java.util.List;
@@ -119,7 +118,7 @@ public final class SidecarBench {
             fw.stop();
             fw.waitForStop(30_000);
             killLeftovers(tmp.resolve("data"));
-            delete(tmp);
+            Trees.delete(tmp);
         }
     }
 
@@ -307,7 +306,7 @@ public final class SidecarBench {
                 Path home = data.resolve("addons").resolve(a[0].toString());
                 Files.deleteIfExists(home.resolve("current"));
                 if (Files.exists(home.resolve("versions"))) {
-                    delete(home.resolve("versions"));
+                    Trees.delete(home.resolve("versions"));
                 }
                 yield null;
             }
@@ -419,14 +418,6 @@ public final class SidecarBench {
                         h.destroyForcibly();
                     });
                 }
-            }
-        }
-    }
-
-    private static void delete(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
             }
         }
     }

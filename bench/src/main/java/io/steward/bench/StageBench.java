@@ -6,13 +6,8 @@ import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.AddonRecord;
-import java.io.IOException;
 import java.lang.reflect.Proxy;
-import java.nio.file.FileVisitResult;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -52,7 +47,7 @@ public final class StageBench {
         AddonRecord record = new AddonRecord(assignment, data.resolve("addons").resolve(id.value()), 1);
         List<Double> times = new ArrayList<>();
         for (int i = 0; i <= runs; i++) {
-            delete(data);
+            Trees.delete(data);
             long t0 = System.nanoTime();
             stager.stage(record);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -60,7 +55,7 @@ public final class StageBench {
                 times.add(seconds);
             }
         }
-        delete(data);
+        Trees.delete(data);
         Collections.sort(times);
         System.out.printf("%.3f%n", times.get(times.size() / 2));
     }
@@ -72,25 +67,6 @@ public final class StageBench {
             case "equals" -> p == a[0];
             case "toString" -> type.getSimpleName();
             default -> h.apply(m, a);
-        });
-    }
-
-    private static void delete(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
         });
     }
 }
