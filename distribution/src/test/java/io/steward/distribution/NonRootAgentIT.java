@@ -186,8 +186,8 @@ class NonRootAgentIT {
         Path unitFile = sandbox.unitDir().resolve(unit);
         assertTrue(Files.isRegularFile(unitFile, LinkOption.NOFOLLOW_LINKS), "the updater wrote " + unitFile);
         assertEquals("root", Files.getOwner(unitFile).getName(), "written by the updater, not the agent");
-        assertTrue(Files.readString(unitFile).contains("ExecStart=" + priv.resolve(id).resolve("current/run.sh")),
-                "runs the updater's verified copy: " + Files.readString(unitFile));
+        assertTrue(Files.readString(unitFile).matches("(?s).*\nExecStart=" + priv.resolve(id).resolve("versions")
+                + "/[0-9a-f]{64}/run.sh\n.*"), "runs the updater's immutable verified copy: " + Files.readString(unitFile));
         JsonObject status = status(id);
         assertEquals("ready", status.get("state").getAsString(), status::toString);
         assertTrue(status.get("detail").getAsString().contains("active"), status::toString);

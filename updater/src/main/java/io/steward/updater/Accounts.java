@@ -55,6 +55,24 @@ final class Accounts {
         throw new IOException("no group \"" + nameOrId + "\" in " + group);
     }
 
+    /**
+     * Every way a unit could name the agent's user or group: the numbers and the names of the passwd and group
+     * entries with them. No unit may run as the agent (it could then control the service's processes).
+     */
+    java.util.Set<String> identities(long uid, long gid) throws IOException {
+        java.util.Set<String> out = new java.util.TreeSet<>(List.of(Long.toString(uid), Long.toString(gid)));
+        for (String[] f : entries(passwd)) {
+            if (f.length >= 3 && f[2].equals(Long.toString(uid))) {
+                out.add(f[0]);
+            }
+        }
+        for (String[] f : entries(group)) {
+            if (f.length >= 3 && f[2].equals(Long.toString(gid))) {
+                out.add(f[0]);
+            }
+        }
+        return out;
+    }
 
     private static List<String[]> entries(Path file) throws IOException {
         return Files.readAllLines(file, StandardCharsets.UTF_8).stream()

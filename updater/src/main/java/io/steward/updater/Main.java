@@ -137,7 +137,9 @@ public final class Main {
         UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
         UserPrincipal agent = lookup.lookupPrincipalByName(Long.toString(config.agentUid()));
         SystemdDbusManager systemd = new SystemdDbusManager(config.systemdBus(), Duration.ofSeconds(10));
-        LocalUnitInstaller installer = new LocalUnitInstaller(systemd, config.layout(), config.confirm());
+        // the updater's own ledger records unit owners; no unit may run as the agent's user or group
+        LocalUnitInstaller installer = new LocalUnitInstaller(systemd, config.layout(), config.confirm(),
+                Accounts.system().identities(config.agentUid(), config.agentGid()));
         StagingArea staging = new StagingArea(config.data(), agent, config.maxArtifactBytes());
         Updater updater = new Updater(config, installer, staging, ledger);
         AFUNIXServerSocket socket;

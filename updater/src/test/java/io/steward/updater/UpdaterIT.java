@@ -373,7 +373,7 @@ class UpdaterIT {
     }
 
     private static String service(String description) {
-        return "[Unit]\nDescription=" + description + "\n[Service]\nExecStart=@ADDON_HOME@/run.sh @ADDON_CONFIG@\n"
+        return "[Unit]\nDescription=" + description + "\n[Service]\nExecStart=@ADDON_HOME@/run.sh\n"
                 + "[Install]\nWantedBy=multi-user.target\n";
     }
 
@@ -526,7 +526,8 @@ class UpdaterIT {
         assertEquals(ActiveState.ACTIVE, u1.activeState());
         assertTrue(u1.enabled());
         Path privCurrent = priv.resolve(id).resolve("current");
-        assertTrue(Files.readString(unit(name)).contains("ExecStart=" + privCurrent + "/run.sh"), Files.readString(unit(name)));
+        assertTrue(Files.readString(unit(name)).contains("ExecStart=" + priv.resolve(id).resolve("versions")
+                .resolve(v1.sha256()) + "/run.sh"), Files.readString(unit(name)));     // the immutable copy, not current
         assertEquals(priv.resolve(id).resolve("versions").resolve(v1.sha256()), privCurrent.toRealPath());
         assertEquals(0, Files.getAttribute(privCurrent.resolve("run.sh"), "unix:uid"), "the copy units run is root's");
         assertTrue(Files.isRegularFile(artifactFile(v1)), "the agent kept the verified artifact at the fixed path");

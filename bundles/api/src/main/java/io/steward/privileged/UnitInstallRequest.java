@@ -13,9 +13,9 @@ import java.util.Objects;
  * @param id         the add-on
  * @param source     the staged, verified version directory the unit files (and the program) come from
  * @param units      unit file names at the root of {@code source} to install, e.g.
- *                   {@code steward-x.service}; each must follow {@link UnitPolicy#checkName}
+ *                   {@code steward-x.service}; each must follow the naming convention (README "Unit rules")
  * @param primary    the unit to enable, start and confirm; one of {@code units}
- * @param resources  limits written as the drop-in {@link UnitPolicy#RESOURCES_DROP_IN} of the primary's service
+ * @param resources  limits written as the drop-in {@code 50-steward-resources.conf} of the primary's service
  *                   (for a timer, of the service it triggers); none removes that drop-in
  * @param restart    restart the primary when it is already active (a new version or config is behind it)
  * @param jobTimeout how long to wait for each systemd job

@@ -8,15 +8,18 @@ import org.osgi.annotation.versioning.ProviderType;
 /**
  * Puts an add-on's systemd units in place and takes them away (PRODUCT §4, §7.2, §7.7). The non-root agent
  * cannot write into systemd's unit directory, so this is privileged: provided in-process when the agent
- * runs as root, and by the root-owned updater's client otherwise. Both run the checks of {@link UnitPolicy}
- * on every argument, as if it came from an attacker, before any host write. Thread-safe; calls for the
- * same add-on are serialized.
+ * runs as root, and by the root-owned updater's client otherwise. Both run the same unit policy
+ * ({@code io.steward.systemd.unitfile}, README "Unit rules") on every argument, as if it came from an attacker,
+ * before any host write, install its canonical re-serialisation of each unit (never the shipped bytes), and check
+ * again what systemd loaded before anything starts. Thread-safe; calls for add-ons whose unit names could collide
+ * are serialized.
  * <p>
  * Placeholders in unit files are substituted by the implementation, never by the caller:
- * {@code @ADDON_HOME@} is the root-owned {@code <privileged-root>/<id>/current} that the implementation
- * materialises from the request's source, {@code @ADDON_STATE@} the add-on's writable state directory and
- * {@code @ADDON_CONFIG@} its merged config file (both under {@code <data>/addons/<id>/}, see
- * {@link UnitPolicy#stateDir} and {@link UnitPolicy#configFile}).
+ * {@code @ADDON_HOME@} is the immutable root-owned {@code <privileged-root>/<id>/versions/<…>} directory that the
+ * implementation materialises from the request's source, {@code @ADDON_STATE@} the add-on's writable state
+ * directory {@code <data>/addons/<id>/state} and {@code @ADDON_CONFIG@} its merged config file
+ * {@code <data>/addons/<id>/config.json} (both written by the agent: only units that do not run as root may read
+ * them).
  */
 @ProviderType
 public interface UnitInstaller {
@@ -40,8 +43,8 @@ public interface UnitInstaller {
 
     /**
      * Stops, disables and deletes the given units of the add-on and their drop-in directories, then reloads
-     * systemd once. Every name is checked first ({@link UnitPolicy#checkName}); one foreign name refuses
-     * the whole call. Missing units are fine (idempotent).
+     * systemd once. Every name is checked first (the naming convention); one foreign name refuses the whole
+     * call, and units the installer did not install for the add-on are skipped. Missing units are fine (idempotent).
      *
      * @param releaseTree also delete the root-owned copy {@code <privileged-root>/<id>} (the add-on is gone)
      */

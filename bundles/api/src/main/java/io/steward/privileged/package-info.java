@@ -4,7 +4,7 @@
  * client otherwise; the validation is the same code in both.
  */
 @Export
-@Version("1.1.0")
+@Version("2.0.0")
 package io.steward.privileged;
 
 import org.osgi.annotation.bundle.Export;

@@ -4,7 +4,6 @@ import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.ProcessIdentity;
 import io.steward.privileged.UnitInstaller;
-import io.steward.privileged.UnitPolicy;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.spi.SupervisionException;
@@ -15,6 +14,9 @@ import io.steward.systemd.JobResult;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
+import io.steward.systemd.unitfile.RootOwnedPaths;
+import io.steward.systemd.unitfile.UnitPolicy;
+import io.steward.systemd.unitfile.UnitPolicy.CheckedUnit;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,6 +35,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
@@ -79,7 +83,12 @@ public final class LocalUnitInstaller implements UnitInstaller {
     private final Duration confirm;
     /** Service types whose start job completes before the program has shown it can run. */
     private static final java.util.Set<String> SETTLING_TYPES = java.util.Set.of("simple", "exec", "idle");
-    private final Map<AddonId, Object> locks = new ConcurrentHashMap<>();
+    /** One lock per {@link UnitPolicy#claimKey}: add-ons that could claim one unit name never install at once. */
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
+    /** Who installed which unit; empty when the caller keeps that ledger itself (the root updater). */
+    private final Optional<UnitOwners> owners;
+    /** The agent's user and group names and numbers, which no unit may run as (empty for a root agent). */
+    private final Set<String> agentIdentities;
 
     /** The service registration; null outside OSGi and when the agent is not root. */
     private final ServiceRegistration<UnitInstaller> registration;
@@ -90,15 +99,34 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 context, config.require_root());
     }
 
-    /** Outside OSGi (tests, benchmarks, the root updater). */
+    private LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm, BundleContext context,
+                               boolean requireRoot) {
+        this(systemd, layout, confirm, context, requireRoot, Optional.of(new UnitOwners(ownersFile(layout))), Set.of());
+    }
+
+    private static Path ownersFile(HostLayout layout) {
+        return layout.state().resolve("unit-owners");
+    }
+
+    /** Outside OSGi (tests, benchmarks): a root agent's installer, with its own record of unit owners. */
     public LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm) {
-        this(systemd, layout, confirm, null, false);
+        this(systemd, layout, confirm, null, false, Optional.of(new UnitOwners(ownersFile(layout))), Set.of());
+    }
+
+    /**
+     * For the root updater, which keeps its own ledger of unit owners and names the agent's identities, which no
+     * unit may run as.
+     */
+    public LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm, Set<String> agentIdentities) {
+        this(systemd, layout, confirm, null, false, Optional.empty(), agentIdentities);
     }
 
     private LocalUnitInstaller(SystemdManager systemd, HostLayout layout, Duration confirm, BundleContext context,
-                               boolean requireRoot) {
+                               boolean requireRoot, Optional<UnitOwners> owners, Set<String> agentIdentities) {
         this.systemd = Objects.requireNonNull(systemd, "systemd");
         this.layout = Objects.requireNonNull(layout, "layout");
+        this.owners = owners;
+        this.agentIdentities = Set.copyOf(agentIdentities);
         if (confirm.isNegative()) {
             throw new IllegalArgumentException("confirm.millis must not be negative: " + confirm.toMillis());
         }
@@ -129,7 +157,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
     }
 
     private Object lockFor(AddonId id) {
-        return locks.computeIfAbsent(id, k -> new Object());
+        return locks.computeIfAbsent(UnitPolicy.claimKey(id), k -> new Object());
     }
 
     // ---- install ----------------------------------------------------------------------------------
@@ -151,36 +179,44 @@ public final class LocalUnitInstaller implements UnitInstaller {
 
     private UnitInstallation installLocked(UnitInstallRequest r) throws SupervisionException {
         AddonId id = r.id();
-        // 1. read and validate everything before any host write
-        Map<String, String> rendered = new LinkedHashMap<>();
-        Map<String, String> placeholders = UnitPolicy.placeholders(layout, id);
-        for (String unit : r.units()) {
-            UnitPolicy.checkName(id, unit);
-            rendered.put(unit, UnitPolicy.render(readUnit(id, r.source(), unit), placeholders));
-        }
-        UnitPolicy.validate(layout, id, rendered, r.primary());
-        String service = r.primary().endsWith(".timer")
-                ? UnitPolicy.timerTarget(r.primary(), rendered.get(r.primary())) : r.primary();
-        Path dropInDir = layout.unitDir().resolve(service + ".d");
-        Optional<String> dropIn = UnitPolicy.resourcesDropIn(r.resources());
-
-        List<Change> changes = new ArrayList<>();
+        // 1. read and check everything before any host write; what is written is the policy's canonical text
         PrivilegedTree tree = new PrivilegedTree(layout.privilegedRoot(), id.value());
         Optional<Path> previousTarget;
         String digest;
         Path version;
-        UnitState before;
+        Map<String, byte[]> shipped = new LinkedHashMap<>();
+        for (String unit : r.units()) {
+            UnitPolicy.checkName(id, unit);
+        }
         try {
-            for (Map.Entry<String, String> e : rendered.entrySet()) {
-                Path file = layout.unitDir().resolve(e.getKey());
-                changes.add(new Change(file, read(file), Optional.of(e.getValue().getBytes(StandardCharsets.UTF_8))));
-            }
-            Path dropInFile = dropInDir.resolve(UnitPolicy.RESOURCES_DROP_IN);
-            changes.add(new Change(dropInFile, read(dropInFile), dropIn.map(s -> s.getBytes(StandardCharsets.UTF_8))));
             previousTarget = tree.currentTarget();
             digest = PrivilegedTree.digest(r.source());
             version = tree.versionFor(r.source(), digest);
         } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the host state for"
+                    + " the unit install: " + e.getMessage(), e);
+        }
+        for (String unit : r.units()) {
+            shipped.put(unit, readUnit(id, r.source(), unit));
+        }
+        Map<String, CheckedUnit> checked = UnitPolicy.check(new UnitPolicy.Context(id, layout, version,
+                Set.copyOf(r.units()), agentIdentities, new RootOwnedPaths(List.of(layout.data()))), shipped, r.primary());
+        Set<String> ownedBefore = claim(id, r.units());
+        String service = checked.get(r.primary()).triggers().orElse(r.primary());
+        Path dropInDir = layout.unitDir().resolve(service + ".d");
+        Optional<String> dropIn = UnitPolicy.resourcesDropIn(r.resources());
+
+        List<Change> changes = new ArrayList<>();
+        UnitState before;
+        try {
+            for (CheckedUnit u : checked.values()) {
+                Path file = layout.unitDir().resolve(u.name());
+                changes.add(new Change(file, read(file), Optional.of(u.canonical().getBytes(StandardCharsets.UTF_8))));
+            }
+            Path dropInFile = dropInDir.resolve(UnitPolicy.RESOURCES_DROP_IN);
+            changes.add(new Change(dropInFile, read(dropInFile), dropIn.map(s -> s.getBytes(StandardCharsets.UTF_8))));
+        } catch (IOException e) {
+            release(id, ownedBefore, r.units());
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the host state for"
                     + " the unit install: " + e.getMessage(), e);
         }
@@ -201,6 +237,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 before = null;                           // a first install: nothing to read
             }
         } catch (SystemdException e) {
+            release(id, ownedBefore, r.units());
             throw transientFailure(id, "reading " + r.primary(), e);
         }
         boolean treeCurrent = previousTarget.isPresent() && previousTarget.get().equals(version)
@@ -219,6 +256,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 }
             }
         } catch (SystemdException e) {
+            release(id, ownedBefore, r.units());
             throw transientFailure(id, "reading " + touched, e);
         }
 
@@ -277,6 +315,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
         } catch (SystemdException | IOException | SupervisionException | RuntimeException e) {
             restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
                     : Optional.empty(), wasEnabled, wasActive);
+            release(id, ownedBefore, r.units());
             if (e instanceof SupervisionException se) {
                 throw se;
             }
@@ -432,7 +471,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
         }
     }
 
-    private String readUnit(AddonId id, Path source, String unit) throws SupervisionException {
+    private byte[] readUnit(AddonId id, Path source, String unit) throws SupervisionException {
         Path file = source.resolve(unit).normalize();
         try {
             if (!file.getParent().equals(source.normalize()) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
@@ -443,10 +482,60 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit " + unit
                         + " is larger than " + MAX_UNIT_BYTES + " bytes");
             }
-            return Files.readString(file, StandardCharsets.UTF_8);
+            return Files.readAllBytes(file);
         } catch (IOException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read unit " + unit
                     + " from " + source + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- ownership ------------------------------------------------------------------------------------
+
+    /**
+     * Refuses units another add-on holds and unit files nobody recorded (Steward never overwrites a unit it did not
+     * write), then records the request's units for {@code id} before anything is written. Returns what was recorded
+     * before; a no-op when the caller keeps the ledger (the updater).
+     */
+    private Set<String> claim(AddonId id, List<String> units) throws SupervisionException {
+        if (owners.isEmpty()) {
+            return Set.of();
+        }
+        try {
+            Set<String> mine = owners.get().units(id);
+            for (String u : units) {
+                Optional<String> owner = owners.get().owner(u);
+                if (owner.isPresent() && !owner.get().equals(id.value())) {
+                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit install refused: "
+                            + u + " belongs to add-on " + owner.get() + " [rule: naming convention]");
+                }
+                if (!mine.contains(u) && Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS)) {
+                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit install refused: "
+                            + u + " already exists in " + layout.unitDir() + " and Steward did not write it; Steward "
+                            + "never overwrites a unit it did not install [rule: naming convention]");
+                }
+            }
+            Set<String> intent = new TreeSet<>(mine);
+            intent.addAll(units);
+            owners.get().put(id, intent);
+            return mine;
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read or write "
+                    + "the record of unit owners: " + e.getMessage(), e);
+        }
+    }
+
+    /** After a failed install: the record says again what is there. */
+    private void release(AddonId id, Set<String> before, List<String> units) {
+        if (owners.isEmpty()) {
+            return;
+        }
+        Set<String> after = new TreeSet<>(before);
+        units.stream().filter(u -> Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS))
+                .forEach(after::add);
+        try {
+            owners.get().put(id, after);
+        } catch (IOException e) {
+            LOG.error("Add-on {}: cannot write the record of unit owners: {}", id, e.getMessage());
         }
     }
 
@@ -458,8 +547,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
             UnitPolicy.checkName(id, unit);     // one foreign name refuses the whole call
         }
         synchronized (lockFor(id)) {
-            List<String> ordered = new ArrayList<>(units.stream().filter(u -> u.endsWith(".timer")).toList());
-            units.stream().filter(u -> !u.endsWith(".timer")).forEach(ordered::add);   // timers first
+            List<String> mine = owned(id, units);
+            List<String> ordered = new ArrayList<>(mine.stream().filter(u -> u.endsWith(".timer")).toList());
+            mine.stream().filter(u -> !u.endsWith(".timer")).forEach(ordered::add);   // timers first
             Duration timeout = Duration.ofSeconds(90);
             try {
                 boolean anyLoaded = false;
@@ -492,6 +582,11 @@ public final class LocalUnitInstaller implements UnitInstaller {
                         systemd.resetFailed(unit);
                     }
                 }
+                if (owners.isPresent()) {
+                    Set<String> left = new TreeSet<>(owners.get().units(id));
+                    left.removeAll(ordered);
+                    owners.get().put(id, left);
+                }
                 if (releaseTree) {
                     new PrivilegedTree(layout.privilegedRoot(), id.value()).deleteAll();
                 }
@@ -502,6 +597,24 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": removing " + ordered
                         + " failed: " + e.getMessage(), e);
             }
+        }
+    }
+
+    /** The units of {@code units} this installer recorded for {@code id}; all of them when the caller keeps the ledger. */
+    private List<String> owned(AddonId id, List<String> units) throws SupervisionException {
+        if (owners.isEmpty()) {
+            return units;
+        }
+        try {
+            Set<String> mine = owners.get().units(id);
+            List<String> skipped = units.stream().filter(u -> !mine.contains(u)).toList();
+            if (!skipped.isEmpty()) {
+                LOG.warn("Add-on {}: not removing {}: Steward did not install them for it", id, skipped);
+            }
+            return units.stream().filter(mine::contains).distinct().toList();
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the record of unit "
+                    + "owners: " + e.getMessage(), e);
         }
     }
 

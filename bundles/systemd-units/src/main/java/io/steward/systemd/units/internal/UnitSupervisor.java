@@ -10,7 +10,6 @@ import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstaller;
-import io.steward.privileged.UnitPolicy;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
@@ -24,6 +23,8 @@ import io.steward.systemd.ActiveState;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
+import io.steward.systemd.unitfile.RootOwnedPaths;
+import io.steward.systemd.unitfile.UnitPolicy;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -91,16 +92,11 @@ public final class UnitSupervisor {
     // ---- apply ------------------------------------------------------------------------------------
 
     /**
-     * Core calls this for different add-ons at once; the claim lock keeps the ownership check, the record
-     * and the install of add-ons that could claim one unit name from interleaving.
+     * Core calls this for different add-ons at once. Two add-ons that could claim one unit name may both get past
+     * {@link #checkOwnership}; the installer decides (it checks and records owners under one lock per claim key),
+     * and the one it refuses rolls its record back.
      */
     public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
-        synchronized (UnitPolicy.claimLock(addon.id())) {
-            return applyClaimed(addon);
-        }
-    }
-
-    private SupervisionStatus applyClaimed(AddonRecord addon) throws SupervisionException {
         Assignment a = addon.assignment();
         AddonId id = a.id();
         Optional<UnitRecord> record = load(id);
@@ -203,12 +199,6 @@ public final class UnitSupervisor {
     }
 
     public void remove(AddonId id) throws SupervisionException {
-        synchronized (UnitPolicy.claimLock(id)) {
-            removeClaimed(id);
-        }
-    }
-
-    private void removeClaimed(AddonId id) throws SupervisionException {
         Optional<UnitRecord> record = load(id);
         if (record.isPresent()) {
             UnitRecord r = record.get();
@@ -318,19 +308,12 @@ public final class UnitSupervisor {
 
     // ---- discovery and checks -------------------------------------------------------------------------
 
-    /** The units of a staged artifact: the manifest's {@code units} and the unit files at its root. */
+    /** The units of a staged artifact: exactly the signed manifest's {@code units} (other files are data). */
     List<String> discover(AddonId id, StagedArtifact staged) throws SupervisionException {
         Set<String> names = new TreeSet<>(staged.manifest().units());
-        try (Stream<Path> s = Files.list(staged.directory())) {
-            s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
-                    .map(p -> p.getFileName().toString()).filter(UnitPolicy::isUnitFileName).forEach(names::add);
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot list "
-                    + staged.directory() + ": " + e.getMessage(), e);
-        }
         if (names.isEmpty()) {
-            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": the artifact ships no "
-                    + "systemd unit (kind " + kind + ")");
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": the manifest lists no "
+                    + "systemd unit (kind " + kind + " installs only the units addon.json names in \"units\")");
         }
         for (String n : names) {
             UnitPolicy.checkName(id, n);
@@ -374,18 +357,19 @@ public final class UnitSupervisor {
     /** The installer's own checks, run early so that a refused artifact changes nothing at all. */
     private void prevalidate(AddonId id, StagedArtifact staged, List<String> units, String primary)
             throws SupervisionException {
-        Map<String, String> rendered = new LinkedHashMap<>();
-        Map<String, String> placeholders = UnitPolicy.placeholders(layout, id);
+        Map<String, byte[]> shipped = new LinkedHashMap<>();
         for (String u : units) {
             try {
-                rendered.put(u, UnitPolicy.render(Files.readString(staged.directory().resolve(u),
-                        StandardCharsets.UTF_8), placeholders));
+                shipped.put(u, Files.readAllBytes(staged.directory().resolve(u)));
             } catch (IOException e) {
                 throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read unit " + u
                         + ": " + e.getMessage(), e);
             }
         }
-        UnitPolicy.validate(layout, id, rendered, primary);
+        // the installer renders @ADDON_HOME@ as its verified copy; any path there judges the same
+        Path home = layout.privilegedRoot().resolve(id.value()).resolve("versions").resolve(staged.sha256());
+        UnitPolicy.check(new UnitPolicy.Context(id, layout, home, Set.copyOf(units), Set.of(), new RootOwnedPaths(List.of(layout.data()))),
+                shipped, primary);
     }
 
     // ---- config, records, hashes ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ final class Fixture {
 
     /** A service unit that runs the artifact's run.sh from the root-owned copy. */
     static String service(String description) {
-        return "[Unit]\nDescription=" + description + "\n[Service]\nExecStart=@ADDON_HOME@/run.sh @ADDON_CONFIG@\n"
+        return "[Unit]\nDescription=" + description + "\n[Service]\nExecStart=@ADDON_HOME@/run.sh\n"
                 + "[Install]\nWantedBy=multi-user.target\n";
     }
 

@@ -67,7 +67,13 @@ final class RepoStager implements ArtifactStager {
 
     private StagedArtifact staged(AddonId id, Path dir) throws IOException {
         String version = dir.getFileName().toString();
-        return new StagedArtifact(dir, new AddonManifest(id.value(), version, "systemd", "run.sh", List.of(),
+        // the manifest lists the unit files at the artifact's root, as `steward pack` users write it
+        List<String> units;
+        try (Stream<Path> s = Files.list(dir)) {
+            units = s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".service") || n.endsWith(".timer"))
+                    .sorted().toList();
+        }
+        return new StagedArtifact(dir, new AddonManifest(id.value(), version, "systemd", "run.sh", units,
                 List.of(), Optional.empty(), Map.of()), digest(dir));
     }
 

@@ -117,8 +117,8 @@ class SystemdKindsTest {
         assertEquals(SupervisionState.READY, s1.state(), s1.detail());
         assertEquals("1.0", s1.activeVersion().orElseThrow());
         String text = Files.readString(unit(name));
-        assertTrue(text.contains("ExecStart=" + f.layout.privilegedRoot().resolve(id).resolve("current/run.sh")),
-                "copied with @ADDON_HOME@ substituted: " + text);
+        assertTrue(text.contains("ExecStart=" + f.layout.privilegedRoot().resolve(id).resolve("versions/1.0/run.sh")),
+                "copied with @ADDON_HOME@ substituted by the immutable verified copy: " + text);
         assertFalse(Files.isSymbolicLink(unit(name)), "copied, never linked");
         String dropIn = Files.readString(unit(name + ".d/50-steward-resources.conf"));
         assertTrue(dropIn.contains("CPUQuota=50%") && dropIn.contains("MemoryMax=268435456")
