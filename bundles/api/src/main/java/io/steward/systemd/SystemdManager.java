@@ -32,6 +32,17 @@ public interface SystemdManager {
      */
     java.util.Optional<UnitState> loadedUnit(String name) throws SystemdException;
 
+    /**
+     * What systemd actually loaded for the unit, read back over D-Bus: {@code LoadUnit} (so a unit file that
+     * systemd never loaded, or only found missing, is read now without a daemon-reload), then one
+     * {@code GetAll} over every interface of the unit's object. A unit systemd already holds is reported as
+     * it was loaded: when its file changed since, {@link LoadedUnit#needDaemonReload()} is true and only a
+     * {@link #reload()} makes systemd read it. A missing file gives {@code loadState} {@code not-found}.
+     *
+     * @since 1.1
+     */
+    LoadedUnit loaded(String name) throws SystemdException;
+
     /** {@link #unit} for several units, in order. */
     List<UnitState> units(List<String> names) throws SystemdException;
 
