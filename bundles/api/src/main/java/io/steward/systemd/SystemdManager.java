@@ -32,6 +32,23 @@ public interface SystemdManager {
      */
     java.util.Optional<UnitState> loadedUnit(String name) throws SystemdException;
 
+    /**
+     * What systemd actually loaded for the unit, read back over D-Bus: {@code LoadUnit} (so a unit file that
+     * systemd never loaded, or only found missing, is read now without a daemon-reload), then one
+     * {@code GetAll} over every interface of the unit's object. A unit systemd already holds is reported as
+     * it was loaded: when its file changed since, {@link LoadedUnit#needDaemonReload()} is true and only a
+     * {@link #reload()} makes systemd read it. A missing file gives {@code loadState} {@code not-found}.
+     * <p>
+     * The default (for implementations written against 1.0, such as test wrappers) fails: a caller that must
+     * check what systemd loaded cannot do so through them.
+     *
+     * @since 1.1
+     */
+    default LoadedUnit loaded(String name) throws SystemdException {
+        throw new SystemdException(name, "", "this SystemdManager (" + getClass().getName()
+                + ") cannot read back what systemd loaded");
+    }
+
     /** {@link #unit} for several units, in order. */
     List<UnitState> units(List<String> names) throws SystemdException;
 

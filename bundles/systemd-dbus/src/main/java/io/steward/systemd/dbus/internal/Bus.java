@@ -288,6 +288,49 @@ final class Bus implements AutoCloseable {
         return v;
     }
 
+    /**
+     * The members of a D-Bus struct or array as a list of plain values ({@link #plain}), whatever shape
+     * dbus-java decoded it to ({@code Object[]}, a {@link org.freedesktop.dbus.Struct}, a {@code List}, a
+     * Java array); {@code null} is an empty list, anything else a list of itself.
+     */
+    static List<Object> members(Object v) {
+        Object value = v instanceof Variant<?> var ? var.getValue() : v;
+        if (value == null) {
+            return List.of();
+        }
+        List<Object> out = new java.util.ArrayList<>();
+        if (value instanceof org.freedesktop.dbus.Struct st) {
+            for (Object o : st.getParameters()) {
+                out.add(plain(o));
+            }
+        } else if (value instanceof List<?> l) {
+            for (Object o : l) {
+                out.add(plain(o));
+            }
+        } else if (value instanceof Object[] a) {
+            for (Object o : a) {
+                out.add(plain(o));
+            }
+        } else if (value.getClass().isArray()) {
+            int n = java.lang.reflect.Array.getLength(value);
+            for (int i = 0; i < n; i++) {
+                out.add(plain(java.lang.reflect.Array.get(value, i)));
+            }
+        } else {
+            out.add(plain(value));
+        }
+        return out;
+    }
+
+    /** An {@code as} (or any array) as strings; {@code null} (an absent property) is empty. */
+    static List<String> strings(Object v) {
+        List<String> out = new java.util.ArrayList<>();
+        for (Object o : members(v)) {
+            out.add(o instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : String.valueOf(o));
+        }
+        return out;
+    }
+
     static String path(Object o) {
         return o instanceof DBusPath p ? p.getPath() : String.valueOf(o);
     }

@@ -4,12 +4,14 @@ import io.steward.systemd.ActiveState;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.JobOutcome;
 import io.steward.systemd.JobResult;
+import io.steward.systemd.LoadedUnit;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -144,6 +146,88 @@ public final class SystemdDbusManager implements SystemdManager {
             throw e;
         }
         return Optional.of(unit(name));
+    }
+
+    @Override
+    public LoadedUnit loaded(String name) throws SystemdException {
+        // LoadUnit (not the object path) so that a unit never loaded, or cached as not-found, is read from disk
+        String path = bus.loadUnit(name);
+        Map<String, Object> p = bus.getAll(name, path, "");
+        return loadedUnit(name, p);
+    }
+
+    /** {@link LoadedUnit} from the properties of all interfaces of a unit's object. */
+    static LoadedUnit loadedUnit(String requested, Map<String, Object> p) {
+        Map<String, List<LoadedUnit.ExecCommand>> exec = new LinkedHashMap<>();
+        for (String property : LoadedUnit.EXEC_PROPERTIES) {
+            exec.put(property, commands(p, property));
+        }
+        Map<String, List<String>> deps = new LinkedHashMap<>();
+        for (String property : LoadedUnit.DEPENDENCY_PROPERTIES) {
+            deps.put(property, Bus.strings(p.get(property)));
+        }
+        String id = text(p, "Id");
+        List<String> loadCredentials = new ArrayList<>(firsts(p.get("LoadCredential")));
+        loadCredentials.addAll(firsts(p.get("LoadCredentialEncrypted")));
+        List<String> setCredentials = new ArrayList<>(firsts(p.get("SetCredential")));
+        setCredentials.addAll(firsts(p.get("SetCredentialEncrypted")));
+        return new LoadedUnit(id.isEmpty() ? requested : id, Bus.strings(p.get("Names")), text(p, "LoadState"),
+                text(p, "FragmentPath"), Bus.strings(p.get("DropInPaths")),
+                Boolean.TRUE.equals(p.get("NeedDaemonReload")), exec, Bus.strings(p.get("Environment")),
+                firsts(p.get("EnvironmentFiles")), Bus.strings(p.get("PassEnvironment")),
+                text(p, "WorkingDirectory"), text(p, "RootDirectory"), text(p, "RootImage"),
+                binds(p.get("BindPaths")), binds(p.get("BindReadOnlyPaths")), Bus.strings(p.get("ExecSearchPath")),
+                firsts(p.get("TemporaryFileSystem")), firsts(p.get("MountImages")), firsts(p.get("ExtensionImages")),
+                Bus.strings(p.get("ExtensionDirectories")), loadCredentials, setCredentials, text(p, "User"),
+                text(p, "Group"), Bus.strings(p.get("SupplementaryGroups")), Boolean.TRUE.equals(p.get("DynamicUser")),
+                text(p, "PIDFile"), p.containsKey("ExecStart") ? text(p, "Type") : "", deps);
+    }
+
+    /**
+     * {@code a(sasbttttuii)} commands; the prefixes come from the {@code …Ex} twin ({@code a(sasasttttuii)},
+     * whose third member names the flags), since the plain property shows only {@code -} (as a boolean).
+     */
+    private static List<LoadedUnit.ExecCommand> commands(Map<String, Object> p, String property) {
+        List<Object> plainList = Bus.members(p.get(property));
+        List<Object> exList = Bus.members(p.get(property + "Ex"));
+        List<LoadedUnit.ExecCommand> out = new ArrayList<>(plainList.size());
+        boolean useEx = exList.size() == plainList.size();
+        for (int i = 0; i < plainList.size(); i++) {
+            List<Object> c = Bus.members(plainList.get(i));
+            List<String> flags;
+            if (useEx) {
+                List<Object> x = Bus.members(exList.get(i));
+                flags = x.size() > 2 ? Bus.strings(x.get(2)) : List.of();
+            } else {
+                flags = c.size() > 2 && Boolean.TRUE.equals(c.get(2)) ? List.of("ignore-failure") : List.of();
+            }
+            out.add(new LoadedUnit.ExecCommand(c.isEmpty() ? "" : String.valueOf(c.get(0)),
+                    c.size() > 1 ? Bus.strings(c.get(1)) : List.of(), flags));
+        }
+        return out;
+    }
+
+    /** The first member of each struct of an array ({@code a(sb)}, {@code a(ss)}, {@code a(say)}, …). */
+    private static List<String> firsts(Object array) {
+        List<String> out = new ArrayList<>();
+        for (Object entry : Bus.members(array)) {
+            List<Object> m = Bus.members(entry);
+            if (!m.isEmpty()) {
+                out.add(String.valueOf(m.get(0)));
+            }
+        }
+        return out;
+    }
+
+    private static List<LoadedUnit.BindPath> binds(Object array) {
+        List<LoadedUnit.BindPath> out = new ArrayList<>();
+        for (Object entry : Bus.members(array)) {
+            List<Object> m = Bus.members(entry);
+            if (m.size() >= 2) {
+                out.add(new LoadedUnit.BindPath(String.valueOf(m.get(0)), String.valueOf(m.get(1))));
+            }
+        }
+        return out;
     }
 
     @Override
