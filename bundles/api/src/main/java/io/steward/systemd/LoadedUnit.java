@@ -56,7 +56,7 @@ import java.util.Objects;
  * @param pidFile              {@code PIDFile}
  * @param type                 a service's {@code Type}; {@code ""} for other unit types
  * @param dependencies         per {@link #DEPENDENCY_PROPERTIES} name, the unit names
- * @since 1.1
+ * @since 2.0
  */
 public record LoadedUnit(String name, List<String> names, String loadState, String fragmentPath,
                          List<String> dropInPaths, boolean needDaemonReload, Map<String, List<ExecCommand>> exec,
@@ -88,7 +88,7 @@ public record LoadedUnit(String name, List<String> names, String loadState, Stri
      *              {@code ignore-failure} ({@code -}), {@code privileged} ({@code +}), {@code no-setuid}
      *              ({@code !}), {@code ambient} ({@code !!}), {@code no-env-expand} ({@code :}); the
      *              {@code @} prefix shows only in {@code argv}
-     * @since 1.1
+     * @since 2.0
      */
     public record ExecCommand(String path, List<String> argv, List<String> flags) {
         public ExecCommand {
@@ -113,7 +113,7 @@ public record LoadedUnit(String name, List<String> names, String loadState, Stri
      *
      * @param source      the host path (a {@code -} prefix is not part of it)
      * @param destination the path inside the unit's mount namespace
-     * @since 1.1
+     * @since 2.0
      */
     public record BindPath(String source, String destination) {
         public BindPath {

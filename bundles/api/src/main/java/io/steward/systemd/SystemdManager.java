@@ -10,6 +10,10 @@ import org.osgi.annotation.versioning.ProviderType;
  * system bus); the connection is re-opened when the bus goes away. Thread-safe. Every call has a deadline;
  * a missed one is a {@link SystemdException} with {@link SystemdException#timeout()} set.
  * <p>
+ * There is deliberately no {@code EnableUnitFiles}/{@code DisableUnitFiles}: they follow a unit's
+ * {@code [Install] Also=}/{@code Alias=} into units Steward does not own; the installer writes exactly its own
+ * {@code .wants}/{@code .requires} links instead.
+ * <p>
  * Reads ({@link #unit}, {@link #units}, {@link #systemState}) need no privilege. The other methods change
  * systemd's state; the supervision kinds do not call them directly but go through
  * {@link io.steward.privileged.UnitInstaller}, which validates first. Unit names are plain names
@@ -38,36 +42,16 @@ public interface SystemdManager {
      * {@code GetAll} over every interface of the unit's object. A unit systemd already holds is reported as
      * it was loaded: when its file changed since, {@link LoadedUnit#needDaemonReload()} is true and only a
      * {@link #reload()} makes systemd read it. A missing file gives {@code loadState} {@code not-found}.
-     * <p>
-     * The default (for implementations written against 1.0, such as test wrappers) fails: a caller that must
-     * check what systemd loaded cannot do so through them.
      *
-     * @since 1.1
+     * @since 2.0
      */
-    default LoadedUnit loaded(String name) throws SystemdException {
-        throw new SystemdException(name, "", "this SystemdManager (" + getClass().getName()
-                + ") cannot read back what systemd loaded");
-    }
+    LoadedUnit loaded(String name) throws SystemdException;
 
     /** {@link #unit} for several units, in order. */
     List<UnitState> units(List<String> names) throws SystemdException;
 
     /** {@code daemon-reload}: re-reads every unit file. Returns when systemd has finished. */
     void reload() throws SystemdException;
-
-    /**
-     * Enables unit files ({@code [Install]} symlinks; not runtime, forced).
-     *
-     * @return true when systemd changed a symlink
-     */
-    boolean enable(List<String> names) throws SystemdException;
-
-    /**
-     * Disables unit files.
-     *
-     * @return true when systemd removed a symlink
-     */
-    boolean disable(List<String> names) throws SystemdException;
 
     /**
      * Starts a unit (mode {@code replace}) and waits for its job. The signal subscription is in place

@@ -54,6 +54,11 @@ public final class UnitFile {
         this.entries = List.copyOf(entries);
     }
 
+    /** A file of these entries, for checks of what systemd reports. */
+    static UnitFile of(String unit, List<Entry> entries) {
+        return new UnitFile(unit, entries);
+    }
+
     /** Parses {@code bytes} as the unit file {@code unit} ({@code .service} or {@code .timer}). */
     public static UnitFile parse(String unit, byte[] bytes) throws RuleViolation {
         Set<String> sections = unit.endsWith(".timer") ? Set.of("Unit", "Timer", "Install")

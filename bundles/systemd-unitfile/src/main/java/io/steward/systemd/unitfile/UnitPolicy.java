@@ -162,6 +162,11 @@ public final class UnitPolicy {
         }
     }
 
+    /** The targets whose {@code .wants}/{@code .requires} Steward links units into. */
+    public static Set<String> installTargets() {
+        return Directives.INSTALL_TARGETS;
+    }
+
     /** Lower-case file extension check used by discovery: true for {@code .service} and {@code .timer}. */
     public static boolean isUnitFileName(String name) {
         String n = name.toLowerCase(Locale.ROOT);
@@ -285,20 +290,24 @@ public final class UnitPolicy {
 
     // ---- one unit ----------------------------------------------------------------------------------
 
-    /** The rules of one unit file, after parsing and rendering. */
-    private static final class UnitCheck {
+    /** The rules of one unit file, after parsing and rendering; {@link LoadedUnitCheck} reuses them. */
+    static final class UnitCheck {
         private final Context ctx;
         private final UnitFile file;
         private final String unit;
         private final boolean runsAsRoot;
-        private final Map<String, String> environment = new LinkedHashMap<>();
+        final Map<String, String> environment = new LinkedHashMap<>();
         private final List<Link> links = new ArrayList<>();
 
         UnitCheck(Context ctx, UnitFile file) {
+            this(ctx, file, runsAsRoot(file));
+        }
+
+        UnitCheck(Context ctx, UnitFile file, boolean runsAsRoot) {
             this.ctx = ctx;
             this.file = file;
             this.unit = file.unit();
-            this.runsAsRoot = runsAsRoot(file);
+            this.runsAsRoot = runsAsRoot;
         }
 
         CheckedUnit run() throws RuleViolation {
@@ -366,7 +375,7 @@ public final class UnitPolicy {
         }
 
         /** {@code $NAME} as a word becomes the value's words, {@code ${NAME}} the value; nothing else has a {@code $}. */
-        private List<String> expand(Entry e, String word, boolean substitute) throws RuleViolation {
+        List<String> expand(Entry e, String word, boolean substitute) throws RuleViolation {
             if (word.indexOf('$') < 0) {
                 return List.of(specifiers(word));
             }
@@ -441,7 +450,7 @@ public final class UnitPolicy {
             return out.toString();
         }
 
-        private void checkCommand(Entry e, List<String> argv, boolean root) throws RuleViolation {
+        void checkCommand(Entry e, List<String> argv, boolean root) throws RuleViolation {
             String program = argv.get(0);
             if (argv.stream().anyMatch(w -> w.contains(";"))) {
                 throw violation(e, PROGRAMS, e.key() + "= has a \";\", which systemd reads as a second command line "
@@ -513,7 +522,7 @@ public final class UnitPolicy {
             }
         }
 
-        private void checkVariable(Entry e, String name, String value) throws RuleViolation {
+        void checkVariable(Entry e, String name, String value) throws RuleViolation {
             if (FORBIDDEN_VARIABLES.contains(name)) {
                 throw violation(e, ENVIRONMENT, "Environment= sets " + name + ", which makes a shell run code");
             }
@@ -539,7 +548,7 @@ public final class UnitPolicy {
             }
         }
 
-        private void environmentFile(Entry e) throws RuleViolation {
+        void environmentFile(Entry e) throws RuleViolation {
             String v = e.value().startsWith("-") ? e.value().substring(1) : e.value();
             Path p = Path.of(v).normalize();
             relative(e, "EnvironmentFile= reads " + v, v);
@@ -551,7 +560,7 @@ public final class UnitPolicy {
 
         // -- paths, directories, identities, actions, stdio
 
-        private void path(Entry e) throws RuleViolation {
+        void path(Entry e) throws RuleViolation {
             String v = e.value();
             if (v.isEmpty()) {
                 return;
@@ -577,7 +586,7 @@ public final class UnitPolicy {
             }
         }
 
-        private void identity(Entry e) throws RuleViolation {
+        void identity(Entry e) throws RuleViolation {
             for (String who : words(e, e.value())) {
                 if (ctx.agentIdentities().contains(who)) {
                     throw violation(e, USER, e.key() + "=" + who + " is the agent's own identity: the agent could "
@@ -619,7 +628,7 @@ public final class UnitPolicy {
 
         // -- units
 
-        private void dependencies(Entry e) throws RuleViolation {
+        void dependencies(Entry e) throws RuleViolation {
             boolean conflicts = e.key().equals("Conflicts");
             for (String w : words(e, e.value())) {
                 String dep = specifiers(w);

@@ -14,6 +14,7 @@ import io.steward.systemd.JobResult;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
+import io.steward.systemd.unitfile.LoadedUnitCheck;
 import io.steward.systemd.unitfile.RootOwnedPaths;
 import io.steward.systemd.unitfile.UnitPolicy;
 import io.steward.systemd.unitfile.UnitPolicy.CheckedUnit;
@@ -81,6 +82,10 @@ public final class LocalUnitInstaller implements UnitInstaller {
     private final SystemdManager systemd;
     private final HostLayout layout;
     private final Duration confirm;
+    /** Every link an install may have created: the allowlisted targets' {@code .wants} and {@code .requires}. */
+    private static final List<UnitLinks.InstallLink> ALL_LINKS = UnitPolicy.installTargets().stream()
+            .flatMap(t -> java.util.stream.Stream.of(new UnitLinks.InstallLink(t, "wants"),
+                    new UnitLinks.InstallLink(t, "requires"))).toList();
     /** Service types whose start job completes before the program has shown it can run. */
     private static final java.util.Set<String> SETTLING_TYPES = java.util.Set.of("simple", "exec", "idle");
     /** One lock per {@link UnitPolicy#claimKey}: add-ons that could claim one unit name never install at once. */
@@ -199,8 +204,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
         for (String unit : r.units()) {
             shipped.put(unit, readUnit(id, r.source(), unit));
         }
-        Map<String, CheckedUnit> checked = UnitPolicy.check(new UnitPolicy.Context(id, layout, version,
-                Set.copyOf(r.units()), agentIdentities, new RootOwnedPaths(List.of(layout.data()))), shipped, r.primary());
+        UnitPolicy.Context context = new UnitPolicy.Context(id, layout, version, Set.copyOf(r.units()),
+                agentIdentities, new RootOwnedPaths(List.of(layout.data())));
+        Map<String, CheckedUnit> checked = UnitPolicy.check(context, shipped, r.primary());
         Set<String> ownedBefore = claim(id, r.units());
         String service = checked.get(r.primary()).triggers().orElse(r.primary());
         Path dropInDir = layout.unitDir().resolve(service + ".d");
@@ -243,7 +249,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
         boolean treeCurrent = previousTarget.isPresent() && previousTarget.get().equals(version)
                 && uncheckedHolds(tree, version, digest);
         List<Change> toWrite = changes.stream().filter(Change::differs).toList();
-        boolean wasEnabled = before != null && before.enabled();
+        List<UnitLinks.InstallLink> links = checked.get(r.primary()).links().stream()
+                .map(l -> new UnitLinks.InstallLink(l.target(), l.kind())).toList();
+        boolean wasEnabled = before != null && (links.isEmpty() || before.enabled());
         boolean wasActive = before != null && before.active();
         if (toWrite.isEmpty() && treeCurrent && wasEnabled && healthy(before) && !r.restart()
                 && !before.needDaemonReload()) {
@@ -267,6 +275,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
         boolean treeMoved = false;
         boolean versionCreated = !Files.exists(version, LinkOption.NOFOLLOW_LINKS);
         List<String> written = new ArrayList<>();
+        UnitLinks.Created created = null;
         try {
             if (!treeCurrent) {
                 tree.materialise(r.source(), version, digest);
@@ -285,10 +294,12 @@ public final class LocalUnitInstaller implements UnitInstaller {
                     break;
                 }
             }
-            if (!wasEnabled) {
-                systemd.enable(List.of(r.primary()));
-                enabled = true;
+            // what systemd loaded must pass the same rules, before anything is linked or started
+            for (String unit : r.units()) {
+                LoadedUnitCheck.check(context, unit, systemd.loaded(unit));
             }
+            created = UnitLinks.create(layout.unitDir(), r.primary(), links);     // never EnableUnitFiles
+            enabled = !created.links().isEmpty();
             UnitState now = reloaded ? systemd.unit(r.primary()) : before;     // null on a first install
             boolean nowActive = now != null && now.active();
             JobResult job;
@@ -314,7 +325,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
             return new UnitInstallation(r.units(), written, reloaded, enabled, action, confirmed.describe());
         } catch (SystemdException | IOException | SupervisionException | RuntimeException e) {
             restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
-                    : Optional.empty(), wasEnabled, wasActive);
+                    : Optional.empty(), created, wasActive);
             release(id, ownedBefore, r.units());
             if (e instanceof SupervisionException se) {
                 throw se;
@@ -382,7 +393,7 @@ public final class LocalUnitInstaller implements UnitInstaller {
     }
 
     private void restore(UnitInstallRequest r, List<Change> changes, PrivilegedTree tree, boolean treeMoved,
-                         Optional<Path> previousTarget, Optional<Path> createdVersion, boolean wasEnabled,
+                         Optional<Path> previousTarget, Optional<Path> createdVersion, UnitLinks.Created links,
                          boolean wasActive) {
         AddonId id = r.id();
         List<String> problems = new ArrayList<>();
@@ -391,13 +402,11 @@ public final class LocalUnitInstaller implements UnitInstaller {
         } catch (SystemdException e) {
             problems.add("stop: " + e.getMessage());
         }
-        if (!wasEnabled) {
+        if (links != null) {
             try {
-                if (Files.exists(layout.unitDir().resolve(r.primary()))) {
-                    systemd.disable(List.of(r.primary()));
-                }
-            } catch (SystemdException e) {
-                problems.add("disable: " + e.getMessage());
+                UnitLinks.undo(links);     // exactly the links this install created
+            } catch (IOException e) {
+                problems.add("links: " + e.getMessage());
             }
         }
         for (Change c : changes) {
@@ -421,9 +430,6 @@ public final class LocalUnitInstaller implements UnitInstaller {
             systemd.reload();
             for (String unit : r.units()) {
                 systemd.resetFailed(unit);
-            }
-            if (wasEnabled) {
-                systemd.enable(List.of(r.primary()));
             }
             if (wasActive) {
                 JobResult j = systemd.restart(r.primary(), r.jobTimeout());
@@ -562,12 +568,10 @@ public final class LocalUnitInstaller implements UnitInstaller {
                         systemd.stop(unit, timeout);
                     }
                 }
-                List<String> present = ordered.stream()
-                        .filter(u -> Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS)).toList();
-                if (!present.isEmpty()) {
-                    systemd.disable(present);
-                }
                 boolean deleted = false;
+                for (String unit : ordered) {     // exactly Steward's own links: never DisableUnitFiles (Also=, Alias=)
+                    deleted |= !UnitLinks.remove(layout.unitDir(), unit, ALL_LINKS).links().isEmpty();
+                }
                 for (String unit : ordered) {
                     deleted |= Files.deleteIfExists(layout.unitDir().resolve(unit));
                     Path dropIns = layout.unitDir().resolve(unit + ".d");

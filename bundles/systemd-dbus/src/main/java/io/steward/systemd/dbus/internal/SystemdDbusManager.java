@@ -270,22 +270,6 @@ public final class SystemdDbusManager implements SystemdManager {
     }
 
     @Override
-    public boolean enable(List<String> names) throws SystemdException {
-        mutating.incrementAndGet();
-        Object[] r = bus.call(String.join(",", names), Bus.MANAGER_PATH, Bus.MANAGER, "EnableUnitFiles", false,
-                "asbb", Bus.names(names), false, true);
-        return r.length > 1 && r[1] instanceof List<?> changes && !changes.isEmpty();
-    }
-
-    @Override
-    public boolean disable(List<String> names) throws SystemdException {
-        mutating.incrementAndGet();
-        Object[] r = bus.call(String.join(",", names), Bus.MANAGER_PATH, Bus.MANAGER, "DisableUnitFiles", false,
-                "asb", Bus.names(names), false);
-        return r.length > 0 && r[0] instanceof List<?> changes && !changes.isEmpty();
-    }
-
-    @Override
     public JobResult start(String name, Duration timeout) throws SystemdException {
         return job("StartUnit", name, timeout);
     }

@@ -59,7 +59,7 @@ class SystemdDbusManagerTest {
         Files.writeString(sandbox.unitDir().resolve(unit), "[Service]\nExecStart=/bin/sleep 600\n[Install]\n"
                 + "WantedBy=multi-user.target\n");
         try {
-            assertTrue(systemd.enable(List.of(unit)));
+            UnitLinks.create(sandbox.unitDir(), unit, List.of(new UnitLinks.InstallLink("multi-user.target", "wants")));
             JobResult started = systemd.start(unit, JOB);
             assertEquals(JobOutcome.DONE, started.outcome());
             assertTrue(started.job().startsWith("/org/freedesktop/systemd1/job/"), started.job());
@@ -79,7 +79,7 @@ class SystemdDbusManagerTest {
             assertEquals(JobOutcome.DONE, stopped.outcome());
             assertEquals(ActiveState.INACTIVE, stopped.after().activeState());
         } finally {
-            systemd.disable(List.of(unit));
+            UnitLinks.remove(sandbox.unitDir(), unit, List.of(new UnitLinks.InstallLink("multi-user.target", "wants")));
             Files.deleteIfExists(sandbox.unitDir().resolve(unit));
             systemd.reload();
         }

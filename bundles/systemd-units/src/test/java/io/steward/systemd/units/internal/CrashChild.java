@@ -45,8 +45,7 @@ public final class CrashChild {
             @Override public java.util.Optional<UnitState> loadedUnit(String name) throws SystemdException { return real.loadedUnit(name); }
             @Override public List<UnitState> units(List<String> names) throws SystemdException { return real.units(names); }
             @Override public void reload() throws SystemdException { real.reload(); }
-            @Override public boolean enable(List<String> names) throws SystemdException { return real.enable(names); }
-            @Override public boolean disable(List<String> names) throws SystemdException { return real.disable(names); }
+            @Override public io.steward.systemd.LoadedUnit loaded(String name) throws SystemdException { return real.loaded(name); }
             @Override public JobResult start(String name, Duration t) throws SystemdException { pause(); return real.start(name, t); }
             @Override public JobResult stop(String name, Duration t) throws SystemdException { return real.stop(name, t); }
             @Override public JobResult restart(String name, Duration t) throws SystemdException { pause(); return real.restart(name, t); }
