@@ -93,6 +93,14 @@ public final class SystemdBench {
                 .getConstructor(String.class, managerType, installerType, stagerType, layoutType, Duration.class)
                 .newInstance("systemd_service", manager, installer, stager, layout, Duration.ofSeconds(60));
         Method apply = kind.getClass().getMethod("apply", cl.loadClass("io.steward.supervision.spi.AddonRecord"));
+        // the same install without reading back what systemd loaded: what the post-load check costs
+        Method unchecked = cl.loadClass("io.steward.systemd.dbus.internal.LocalUnitInstaller")
+                .getDeclaredMethod("withoutLoadedCheck", managerType, layoutType, Duration.class);
+        unchecked.setAccessible(true);
+        Object uncheckedKind = kind.getClass()
+                .getConstructor(String.class, managerType, installerType, stagerType, layoutType, Duration.class)
+                .newInstance("systemd_service", manager, unchecked.invoke(null, manager, layout,
+                        Duration.ofMillis(confirm)), stager, layout, Duration.ofSeconds(60));
         Method status = kind.getClass().getMethod("status", cl.loadClass("io.steward.supervision.AddonId"));
 
         // one at a time (a kind without supervision.concurrent), then as core runs the systemd kinds: up to
@@ -103,6 +111,13 @@ public final class SystemdBench {
         applyAll(serialRecords, 1, apply, kind);
         double serialApply = (System.nanoTime() - t0) / 1e9;
         Object serialCalls = minus(statistics.invoke(manager), before);
+
+        List<Object> uncheckedRecords = prepare(cl, "bn", n, type, data);
+        before = statistics.invoke(manager);
+        t0 = System.nanoTime();
+        applyAll(uncheckedRecords, parallelism, apply, uncheckedKind);
+        double uncheckedApply = (System.nanoTime() - t0) / 1e9;
+        Object uncheckedCalls = minus(statistics.invoke(manager), before);
 
         List<Object> records = prepare(cl, "bs", n, type, data);
         before = statistics.invoke(manager);
@@ -135,6 +150,10 @@ public final class SystemdBench {
                 serialApply, serialApply / upstreamApply, calls(serialCalls));
         System.out.printf("| apply %d add-ons, %d at a time (core's parallelism) | %.2f s | %.2f s | %.3f | %s |%n", n,
                 parallelism, upstreamApply, stewardApply, stewardApply / upstreamApply, calls(applyCalls));
+        System.out.printf("| the same, without reading back what systemd loaded | %.2f s | %.2f s | %.3f | %s |%n",
+                upstreamApply, uncheckedApply, uncheckedApply / upstreamApply, calls(uncheckedCalls));
+        System.out.printf("| post-load verification: cost per add-on | — | %+.1f ms (%+.0f %%) | — | — |%n",
+                (stewardApply - uncheckedApply) * 1000 / n, (stewardApply / uncheckedApply - 1) * 100);
         System.out.printf("| no-op reconcile (status of each) | %.2f s (systemctl show) | %.3f s | %.3f | %s |%n",
                 upstreamNoop, stewardStatus, stewardStatus / upstreamNoop, calls(statusCalls));
         System.out.printf("| no-op apply of unchanged assignments | — | %.3f s | — | %s |%n", stewardNoopApply,
@@ -146,6 +165,9 @@ public final class SystemdBench {
             remove.invoke(kind, r.getClass().getMethod("id").invoke(r));
         }
         for (Object r : records) {
+            remove.invoke(kind, r.getClass().getMethod("id").invoke(r));
+        }
+        for (Object r : uncheckedRecords) {
             remove.invoke(kind, r.getClass().getMethod("id").invoke(r));
         }
         for (int i = 0; i < n; i++) {
@@ -236,7 +258,8 @@ public final class SystemdBench {
         private Object staged(String id) throws Exception {
             Path dir = data.resolve("addons").resolve(id).resolve("versions/1.0");
             Object manifest = cl.loadClass("io.steward.delivery.AddonManifest").getConstructors()[0].newInstance(
-                    id, "1.0", "systemd_service", "run.sh", List.of(), List.of(), Optional.empty(), Map.of());
+                    id, "1.0", "systemd_service", "run.sh", List.of("steward-" + id + ".service"), List.of(),
+                    Optional.empty(), Map.of());
             return cl.loadClass("io.steward.delivery.StagedArtifact").getConstructors()[0]
                     .newInstance(dir, manifest, "0".repeat(64));
         }

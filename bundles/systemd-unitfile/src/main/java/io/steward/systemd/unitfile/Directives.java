@@ -20,8 +20,6 @@ final class Directives {
         ENVIRONMENT,
         /** a path root reads or searches ({@code WorkingDirectory=}, {@code PIDFile=}) */
         PATH,
-        /** a file of variables, only inside the verified copy */
-        ENVIRONMENT_FILE,
         /** units this one starts, stops or follows */
         DEPENDENCIES,
         /** a directory systemd creates and chowns under /var/lib, /run, … */
@@ -88,7 +86,6 @@ final class Directives {
         of(service, Kind.EXEC, "ExecStart", "ExecStartPre", "ExecStartPost", "ExecCondition", "ExecReload",
                 "ExecStop", "ExecStopPost");
         of(service, Kind.ENVIRONMENT, "Environment");
-        of(service, Kind.ENVIRONMENT_FILE, "EnvironmentFile");
         of(service, Kind.PATH, "WorkingDirectory", "PIDFile");
         of(service, Kind.DIRECTORIES, "StateDirectory", "RuntimeDirectory", "CacheDirectory", "LogsDirectory",
                 "ConfigurationDirectory");
@@ -116,6 +113,8 @@ final class Directives {
         refuse("it hands the service credentials of the host", "LoadCredential", "LoadCredentialEncrypted",
                 "SetCredential", "SetCredentialEncrypted", "ImportCredential");
         refuse("it passes the manager's environment, which Steward cannot see", "PassEnvironment");
+        refuse("systemd reads its variables at every start, after Steward's checks; set them with Environment=",
+                "EnvironmentFile");
         refuse("it joins another unit's or a file's namespaces", "JoinsNamespaceOf", "NetworkNamespacePath",
                 "IPCNamespacePath");
         refuse("it runs a PAM session as root", "PAMName");

@@ -55,6 +55,7 @@ public final class LoadedUnitCheck {
         refuseAny(name, "BindReadOnlyPaths", u.bindReadOnlyPaths());
         refuseAny(name, "ExecSearchPath", u.execSearchPath());
         refuseAny(name, "PassEnvironment", u.passEnvironment());
+        refuseAny(name, "EnvironmentFile", u.environmentFiles());
         refuseAny(name, "TemporaryFileSystem", u.temporaryFileSystem());
         refuseAny(name, "MountImages", u.mountImages());
         refuseAny(name, "ExtensionImages", u.extensionImages());
@@ -87,9 +88,6 @@ public final class LoadedUnitCheck {
                 boolean privileged = c.privileged() || c.flags().contains("no-setuid") || c.flags().contains("ambient");
                 check.checkCommand(entry, argv, root || privileged);
             }
-        }
-        for (String file : u.environmentFiles()) {
-            check.environmentFile(entry("EnvironmentFile", file));
         }
         if (!u.workingDirectory().isEmpty()) {
             if (u.workingDirectory().equals("~") || u.workingDirectory().equals("!~")) {

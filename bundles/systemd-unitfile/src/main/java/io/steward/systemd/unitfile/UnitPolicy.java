@@ -153,12 +153,14 @@ public final class UnitPolicy {
     /** Refuses a unit name outside the add-on's naming convention (install and uninstall alike). */
     public static void checkName(AddonId id, String unit) throws SupervisionException {
         if (isReserved(id)) {
-            throw refuse(id, new RuleViolation(String.valueOf(unit), OptionalInt.empty(), NAMES, "the id " + id
-                    + " is reserved: its units would be named like Steward's own steward-updater units"));
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": \"" + printable(unit)
+                    + "\" is refused: the id " + id + " is reserved, its units would be named like Steward's own "
+                    + "steward-updater units [rule: " + NAMES + "]");
         }
         if (!isOwnedName(id, unit)) {
-            throw refuse(id, new RuleViolation(printable(unit), OptionalInt.empty(), NAMES, "the name is outside the "
-                    + "convention steward-" + id + "[-<suffix>].service|timer; Steward installs and removes no other unit"));
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": \"" + printable(unit)
+                    + "\" is outside the convention steward-" + id + "[-<suffix>].service|timer; Steward installs and "
+                    + "removes no other unit [rule: " + NAMES + "]");
         }
     }
 
@@ -327,7 +329,6 @@ public final class UnitPolicy {
                 switch (Directives.kind(e.section(), e.key()).orElseThrow()) {
                     case EXEC -> exec(e);
                     case PATH -> path(e);
-                    case ENVIRONMENT_FILE -> environmentFile(e);
                     case DEPENDENCIES -> dependencies(e);
                     case DIRECTORIES -> directories(e);
                     case IDENTITY -> identity(e);
@@ -545,16 +546,6 @@ public final class UnitPolicy {
                     continue;
                 }
                 judge(e, "Environment= sets " + name + " to " + piece, piece);
-            }
-        }
-
-        void environmentFile(Entry e) throws RuleViolation {
-            String v = e.value().startsWith("-") ? e.value().substring(1) : e.value();
-            Path p = Path.of(v).normalize();
-            relative(e, "EnvironmentFile= reads " + v, v);
-            if (!v.startsWith("/") || !p.startsWith(ctx.home())) {
-                throw violation(e, DIRECTIVES, "EnvironmentFile= reads " + v + "; Steward allows it only inside the "
-                        + "verified copy (@ADDON_HOME@)");
             }
         }
 
