@@ -222,7 +222,7 @@ class UpdaterIT {
     private static void startUpdater() throws Exception {
         updaterLog = root.resolve("updater.log");
         ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/steward-updater").toString(),
-                "--socket", socket.toString(), "--agent-user", AGENT, "--data", data.toString(),
+                "--runtime-dir", root.resolve("rt").toString(), "--socket", socket.toString(), "--agent-user", AGENT, "--data", data.toString(),
                 "--privileged-root", priv.toString(), "--unit-dir", sandbox.unitDir().toString(),
                 "--trust", trust.toString(), "--state", state.toString(), "--systemd-bus", sandbox.address(),
                 "--read-timeout-millis", "1000", "--allow-rollback", ROLLBACK_OK)
@@ -235,10 +235,29 @@ class UpdaterIT {
         env.put("LD_LIBRARY_PATH", fakebin.toString());
         env.put("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=" + root.resolve("no-bus"));
         env.put("STEWARD_HOME", home.toString());
-        env.put("RUNTIME_DIRECTORY", root.resolve("rt").toString());
+        // bash itself (hole #12, L-env-1..3): each would leave a marker, or steer the launcher
+        Path rc = root.resolve("bash-env.sh");
+        Files.writeString(rc, ": > " + markers.resolve("bash_env") + "\n");
+        env.put("BASH_ENV", rc.toString());
+        env.put("ENV", rc.toString());
+        env.put("BASH_FUNC_dirname%%", "() { : > " + markers.resolve("function") + "; /usr/bin/dirname \"$@\"; }");
+        env.put("BASH_FUNC_root_owned%%", "() { : > " + markers.resolve("function2") + "; }");
+        env.put("SHELLOPTS", "xtrace");
+        env.put("BASHOPTS", "extdebug");
+        env.put("PS4", "$(: > " + markers.resolve("ps4") + ")");
+        env.put("POSIXLY_CORRECT", "1");
+        env.put("GLOBIGNORE", "*");
+        env.put("IFS", "/");
+        Path agentOwned = dir("agent-rt", "rwxr-xr-x");
+        chown(agentOwned, Accounts.system().user(AGENT));
+        env.put("CDPATH", agentOwned.toString());
+        Files.createSymbolicLink(agentOwned.resolve("rt"), Path.of("/root"));
+        env.put("RUNTIME_DIRECTORY", agentOwned.resolve("rt").toString());     // never read
         updater = pb.start();
         await("the updater listens on " + socket + "; its log:\n" + log(), () -> Files.exists(socket) && logHas("serving"));
         assertEquals("srw-rw----", mode(socket), "socket mode");
+        assertEquals("drwx------", mode(root.resolve("rt")), "the JVM's temporary directory is --runtime-dir");
+        assertNoFakeToolRan();
     }
 
     private static boolean logHas(String text) {
@@ -1031,6 +1050,36 @@ class UpdaterIT {
         assertEquals(before, host(), "no .verify-*, no empty versions/ or <id>/");
         assertFalse(Files.exists(priv.resolve(id), LinkOption.NOFOLLOW_LINKS));
         Files.delete(bomb);
+    }
+
+    @Test
+    void theLauncherRefusesARuntimeDirectoryTheAgentCouldSteer() throws Exception {
+        Path agentOwned = dir("agent-rt2", "rwxr-xr-x");
+        chown(agentOwned, Accounts.system().user(AGENT));
+        Path link = root.resolve("rt-link");
+        Files.createSymbolicLink(link, root.resolve("rt"));
+        Path writable = dir("rt-writable", "rwxrwxr-x");
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put(agentOwned.resolve("rt").toString(), agentOwned + " (for " + agentOwned.resolve("rt") + ") is owned by uid");
+        cases.put(link.toString(), link + " (for " + link + ") is a symbolic link");
+        cases.put(link + "/x", link + " (for " + link + "/x) is a symbolic link");
+        cases.put(writable.resolve("rt").toString(), writable + " (for " + writable.resolve("rt") + ") is writable by "
+                + "group or others (mode 775)");
+        cases.put("relative/rt", "--runtime-dir must be an absolute path");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/steward-updater").toString(), "--runtime-dir",
+                    c.getKey(), "--socket", root.resolve("never.sock").toString()).redirectErrorStream(true);
+            pb.environment().clear();
+            pb.environment().put("BASH_ENV", root.resolve("bash-env.sh").toString());
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(2, p.exitValue(), out);
+            assertTrue(out.startsWith("steward-updater: ") && out.contains(c.getValue()), c.getKey() + ": " + out);
+        }
+        assertFalse(Files.exists(agentOwned.resolve("rt")), "nothing created through the agent's directory");
+        assertFalse(Files.exists(writable.resolve("rt")));
+        assertFalse(Files.exists(root.resolve("never.sock")));
     }
 
     private static String run(String... command) throws Exception {
