@@ -257,6 +257,7 @@ class UpdaterIT {
         await("the updater listens on " + socket + "; its log:\n" + log(), () -> Files.exists(socket) && logHas("serving"));
         assertEquals("srw-rw----", mode(socket), "socket mode");
         assertEquals("drwx------", mode(root.resolve("rt")), "the JVM's temporary directory is --runtime-dir");
+        assertFalse(log().lines().anyMatch(l -> l.startsWith("+")), "SHELLOPTS=xtrace did not reach the launcher:\n" + log());
         assertNoFakeToolRan();
     }
 
@@ -921,6 +922,15 @@ class UpdaterIT {
             Published v2 = publish(id, "2.0.0", "systemd_service", Map.of(name, service("v2"), "run.sh", RUNS));
             JsonObject s2 = agent.send(v2.command("apply"));
             assertEquals("READY", s2.get("state").getAsString(), s2.toString());
+            // a failed upgrade is restored inside its request and never raises the floor: v2 stays installable
+            Published v3 = publish(id, "3.0.0", "systemd_service", Map.of(name, service("v3"), "run.sh",
+                    "#!/bin/sh\nexit 1\n"));
+            JsonObject s3 = agent.send(v3.command("apply"));
+            assertFalse(s3.get("ok").getAsBoolean() && "READY".equals(s3.get("state").getAsString()), s3.toString());
+            assertTrue(Files.readString(unit(name)).contains("Description=v2"), "restored");
+            assertEquals("2.0.0", JsonParser.parseString(ledger()).getAsJsonObject().getAsJsonObject("addons")
+                    .getAsJsonObject(id).get("highest").getAsString(), ledger());
+            assertEquals("READY", agent.send(v2.command("apply")).get("state").getAsString(), "v2 again: not a rollback");
             Map<String, String> before = host();
             JsonObject s1 = agent.send(v1.command("apply"));
             if (id.equals(ROLLBACK_OK)) {
