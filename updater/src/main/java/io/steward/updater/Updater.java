@@ -39,6 +39,7 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -92,6 +93,8 @@ final class Updater {
     private final UnitFiles units;
     private final LocalPrivilegedOperations capabilities;
     private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** Bytes reserved on the privileged root by verifications in progress ({@link #reserveSpace}). */
+    private final AtomicLong reservedBytes = new AtomicLong();
 
     Updater(UpdaterConfig config, UnitInstaller installer, StagingArea staging, Ledger ledger) {
         this.config = config;
@@ -141,6 +144,7 @@ final class Updater {
         boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
         boolean versionsExisted = Files.exists(addonRoot.resolve("versions"), LinkOption.NOFOLLOW_LINKS);
         boolean done = false;
+        boolean reserved = false;
         try {
             Optional<JsonObject> seen = readMarker(marker);
             if (seen.isPresent() && Files.isDirectory(version, LinkOption.NOFOLLOW_LINKS)
@@ -151,7 +155,8 @@ final class Updater {
                 done = true;
                 return reused;
             }
-            requireSpace(id);
+            reserveSpace(id);
+            reserved = true;
             ensureDirectory(config.privilegedRoot());
             ensureDirectory(addonRoot);
             ensureDirectory(addonRoot.resolve("versions"));
@@ -184,6 +189,9 @@ final class Updater {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize: cannot write the "
                     + "root-owned copy under " + addonRoot + ": " + e.getMessage(), e);
         } finally {
+            if (reserved) {
+                reservedBytes.addAndGet(-config.maxExtractBytes());
+            }
             if (!done) {      // a refused copy leaves no empty versions/ or <id>/ it created behind
                 if (!versionsExisted) {
                     deleteIfEmpty(addonRoot.resolve("versions"));
@@ -195,13 +203,22 @@ final class Updater {
         }
     }
 
-    /** Refuses (TRANSIENT) a verification when the privileged root's file system cannot hold what one may extract. */
-    private void requireSpace(AddonId id) throws SupervisionException, IOException {
+    /**
+     * Reserves what one verification may extract ({@code --max-extract-bytes}) on the privileged root's file system,
+     * counting the reservations of verifications in progress (requests of other add-ons run at once), or refuses
+     * (TRANSIENT) when the free space does not cover it. The caller gives the reservation back when done.
+     */
+    private void reserveSpace(AddonId id) throws SupervisionException, IOException {
         long free = Files.getFileStore(config.privilegedRoot()).getUsableSpace();
-        if (free < config.maxExtractBytes()) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize refused: the file "
-                    + "system of " + config.privilegedRoot() + " has " + free + " bytes free, less than the "
-                    + config.maxExtractBytes() + " one request may extract (--max-extract-bytes)");
+        synchronized (reservedBytes) {
+            long inUse = reservedBytes.get();
+            if (free - inUse < config.maxExtractBytes()) {
+                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize refused: the "
+                        + "file system of " + config.privilegedRoot() + " has " + free + " bytes free (" + inUse
+                        + " reserved by verifications in progress), less than the " + config.maxExtractBytes()
+                        + " one request may extract (--max-extract-bytes)");
+            }
+            reservedBytes.addAndGet(config.maxExtractBytes());
         }
     }
 

@@ -100,6 +100,28 @@ class HandlerTest {
     }
 
     @Test
+    void aVerificationTheFileSystemCannotHoldIsRefusedBeforeAnythingIsWritten() throws Exception {
+        Path passwd = Files.writeString(dir.resolve("passwd"), "steward:x:999:995::/:/bin/false\n");
+        Path group = Files.writeString(dir.resolve("group"), "steward:x:995:\n");
+        Path priv = Files.createDirectories(dir.resolve("priv"));
+        Path state = Files.createDirectories(dir.resolve("state"));
+        UpdaterConfig c = UpdaterConfig.parse(List.of("--data", dir.resolve("data").toString(), "--privileged-root",
+                priv.toString(), "--trust", Files.createDirectories(dir.resolve("trust")).toString(), "--state",
+                state.toString(), "--allow-unsigned", "x", "--max-extract-bytes", String.valueOf(Long.MAX_VALUE / 2)),
+                new Accounts(passwd, group));
+        Updater u = new Updater(c, null, null, Ledger.open(state));
+        io.steward.supervision.spi.SupervisionException e = assertThrows(
+                io.steward.supervision.spi.SupervisionException.class, () -> u.materialize(new Updater.Artifact(
+                        new io.steward.supervision.AddonId("x"), "1", "a".repeat(64), "", Optional.empty())));
+        assertEquals(io.steward.supervision.spi.SupervisionException.Disposition.TRANSIENT, e.disposition());
+        assertTrue(e.getMessage().startsWith("add-on x: materialize refused: the file system of " + priv + " has ")
+                && e.getMessage().endsWith("one request may extract (--max-extract-bytes)"), e.getMessage());
+        try (var listing = Files.list(priv)) {
+            assertEquals(List.of(), listing.toList(), "no <priv>/x/ left behind");
+        }
+    }
+
+    @Test
     void versionsCompareByNumericSegmentsThenAsStrings() {
         assertTrue(VersionOrder.compare("1.10", "1.9") > 0);
         assertTrue(VersionOrder.compare("2", "10") < 0);
