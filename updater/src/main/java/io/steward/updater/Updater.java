@@ -52,7 +52,12 @@ import org.slf4j.LoggerFactory;
  * {@link UnitInstaller} of {@code io.steward.systemd.dbus} installs units from that copy (never from the
  * agent's tree) with {@link UnitPolicy}'s checks, {@link CapabilityGrant} and
  * {@link LocalPrivilegedOperations} grant capabilities with {@code /usr/sbin/setcap}. The {@link Ledger}
- * records which units the updater installed for which add-on.
+ * records which units the updater installed for which add-on, their digests and the highest version installed.
+ * <p>
+ * Every operation is bound to the signed manifest of the verified copy ({@link ManifestBinding},
+ * {@link CapabilityGrant#bound}), checks the signature before a byte of the artifact is read, refuses a version
+ * older than the ledger's highest unless the operator passed {@code --allow-rollback ID}, and never overwrites or
+ * deletes a unit file the updater did not write or that was changed since ({@link UnitFiles}).
  * <p>
  * Operations on one add-on are serialized (a lock per id); different add-ons proceed concurrently.
  */
