@@ -300,7 +300,7 @@ public class SidecarIT extends PlatformTestSupport {
         Path staged = Files.createDirectories(dataDir().resolve("addons/capper/versions/1.0.0"));
         Files.copy(Path.of("/bin/true"), staged.resolve("capper"), StandardCopyOption.REPLACE_EXISTING);
         Path program = found.get(0).grantCapabilities(new AddonId("capper"), new StagedArtifact(staged,
-                new AddonManifest("capper", "1.0.0", "sidecar", "capper", List.of(), List.of(), Optional.empty(),
+                new AddonManifest("capper", "1.0.0", "sidecar", "capper", List.of(), List.of("cap_net_bind_service"), Optional.empty(),
                         Map.of()), "0".repeat(64)), "capper", List.of("cap_net_bind_service"));
         ProcessBuilder pb = new ProcessBuilder("/usr/sbin/getcap", program.toString()).redirectErrorStream(true);
         pb.environment().clear();

@@ -27,10 +27,15 @@ import org.slf4j.LoggerFactory;
  * ({@code SO_PEERCRED}: uid and gid must be the agent's; anyone else gets {@value Protocol#E_FORBIDDEN} and is
  * disconnected before anything is read); threads {@code updater-worker-N} read one request (at most
  * {@value Protocol#MAX_REQUEST_BYTES} bytes, within the read deadline), hand it to the {@link Handler} and write
- * the answer. A full worker pool answers {@value Protocol#E_BUSY} (transient).
+ * the answer. A full worker pool answers {@value Protocol#E_BUSY} (transient): the acceptor writes the answer and
+ * shuts the output down at once, and threads {@code updater-busy-N} read and discard what the peer still sends
+ * before closing (a unix socket closed with unread data resets the connection, and a peer still writing its
+ * request would see {@code EPIPE}); when they are saturated as well, the connection is closed right away.
  */
 final class Server implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Server.class);
+    private static final int BUSY_THREADS = 2;
+    private static final int BUSY_QUEUE = 1024;
 
     private final AFUNIXServerSocket socket;
     private final Handler handler;
@@ -38,6 +43,7 @@ final class Server implements AutoCloseable {
     private final long agentGid;
     private final Duration readTimeout;
     private final ThreadPoolExecutor workers;
+    private final ThreadPoolExecutor drainers;
     private final Thread acceptor;
     private volatile boolean closed;
 
@@ -50,6 +56,9 @@ final class Server implements AutoCloseable {
         AtomicInteger n = new AtomicInteger();
         this.workers = new ThreadPoolExecutor(workers, workers, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(workers * 4),
                 r -> new Thread(r, "updater-worker-" + n.incrementAndGet()));
+        AtomicInteger b = new AtomicInteger();
+        this.drainers = new ThreadPoolExecutor(BUSY_THREADS, BUSY_THREADS, 30, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(BUSY_QUEUE), r -> new Thread(r, "updater-busy-" + b.incrementAndGet()));
         this.acceptor = new Thread(this::acceptLoop, "updater-accept");
     }
 
@@ -83,8 +92,7 @@ final class Server implements AutoCloseable {
                 String name = "pid " + peer.getPid();
                 workers.execute(() -> serve(s, name));
             } catch (RejectedExecutionException e) {
-                answer(s, Protocol.error(Protocol.E_BUSY, "the updater is busy; retry", false));
-                closeQuietly(s);
+                busy(s);
             } catch (IOException | RuntimeException e) {
                 LOG.warn("Dropped a connection: {}", e.toString());
                 closeQuietly(s);
@@ -107,6 +115,28 @@ final class Server implements AutoCloseable {
         finish(s, answer);
     }
 
+    /** On the acceptor: the answer and the end of output now, the draining and the close on a busy thread. */
+    private void busy(AFUNIXSocket s) {
+        answer(s, Protocol.error(Protocol.E_BUSY, "the updater is busy; retry", false));
+        try {
+            s.shutdownOutput();
+            drainers.execute(() -> {
+                try (s) {
+                    drain(s);
+                } catch (IOException | RuntimeException e) {
+                    LOG.debug("Closing a busy connection: {}", e.toString());
+                }
+            });
+        } catch (IOException | RejectedExecutionException e) {
+            closeQuietly(s);     // the answer is already in the peer's receive queue
+        }
+    }
+
+    /** True while every worker is busy and the queue is full: the next connection is answered busy (tests). */
+    boolean saturated() {
+        return workers.getActiveCount() == workers.getMaximumPoolSize() && workers.getQueue().remainingCapacity() == 0;
+    }
+
     /**
      * Answers, then reads and discards what the peer still sends (bounded by the read deadline and a size cap)
      * before closing: closing a unix socket with unread data resets the connection, and the peer would lose the
@@ -116,24 +146,34 @@ final class Server implements AutoCloseable {
         try (s) {
             answer(s, answer);
             s.shutdownOutput();
-            long deadline = System.nanoTime() + readTimeout.toNanos();
-            InputStream in = s.getInputStream();
-            byte[] sink = new byte[8192];
-            long drained = 0;
-            while (drained < 16L * Protocol.MAX_REQUEST_BYTES) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                if (left <= 0) {
-                    break;
-                }
-                s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
-                int n = in.read(sink);
-                if (n < 0) {
-                    break;
-                }
-                drained += n;
-            }
+            drain(s);
         } catch (IOException | RuntimeException e) {
             LOG.debug("Closing a connection: {}", e.toString());
+        }
+    }
+
+    /** Reads and discards until the peer's end of stream, the read deadline or a size cap. */
+    private void drain(AFUNIXSocket s) throws IOException {
+        long deadline = System.nanoTime() + readTimeout.toNanos();
+        InputStream in = s.getInputStream();
+        byte[] sink = new byte[8192];
+        long drained = 0;
+        while (drained < 16L * Protocol.MAX_REQUEST_BYTES) {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            if (left <= 0) {
+                break;
+            }
+            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+            int n;
+            try {
+                n = in.read(sink);
+            } catch (SocketTimeoutException e) {
+                break;
+            }
+            if (n < 0) {
+                break;
+            }
+            drained += n;
         }
     }
 
@@ -209,10 +249,14 @@ final class Server implements AutoCloseable {
             LOG.debug("Closing the socket: {}", e.toString());
         }
         acceptor.join(5000);
+        drainers.shutdown();
         workers.shutdown();
         if (!workers.awaitTermination(60, TimeUnit.SECONDS)) {
             LOG.warn("Requests still running after 60 s; stopping anyway");
             workers.shutdownNow();
+        }
+        if (!drainers.awaitTermination(readTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS)) {
+            drainers.shutdownNow();
         }
     }
 }

@@ -35,9 +35,11 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +52,12 @@ import org.slf4j.LoggerFactory;
  * {@link UnitInstaller} of {@code io.steward.systemd.dbus} installs units from that copy (never from the
  * agent's tree) with {@link UnitPolicy}'s checks, {@link CapabilityGrant} and
  * {@link LocalPrivilegedOperations} grant capabilities with {@code /usr/sbin/setcap}. The {@link Ledger}
- * records which units the updater installed for which add-on.
+ * records which units the updater installed for which add-on, their digests and the highest version installed.
+ * <p>
+ * Every operation is bound to the signed manifest of the verified copy ({@link ManifestBinding},
+ * {@link CapabilityGrant#bound}), checks the signature before a byte of the artifact is read, refuses a version
+ * older than the ledger's highest unless the operator passed {@code --allow-rollback ID}, and never overwrites or
+ * deletes a unit file the updater did not write or that was changed since ({@link UnitFiles}).
  * <p>
  * Operations on one add-on are serialized (a lock per id); different add-ons proceed concurrently.
  */
@@ -88,16 +95,21 @@ final class Updater {
     private final ArtifactVerifier verifier;
     private final StagingArea staging;
     private final Ledger ledger;
-    private final LocalPrivilegedOperations capabilities = new LocalPrivilegedOperations();
+    private final UnitFiles units;
+    private final LocalPrivilegedOperations capabilities;
     private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** Bytes reserved on the privileged root by verifications in progress ({@link #reserveSpace}). */
+    private final AtomicLong reservedBytes = new AtomicLong();
 
     Updater(UpdaterConfig config, UnitInstaller installer, StagingArea staging, Ledger ledger) {
         this.config = config;
         this.installer = installer;
         this.staging = staging;
         this.ledger = ledger;
-        this.verifier = new ArtifactVerifier(config.trust(), config.allowUnsigned(), 10_000, 1L << 30, 4L << 30,
-                config.maxArtifactBytes());
+        this.verifier = new ArtifactVerifier(config.trust(), config.allowUnsigned(), 10_000, config.maxEntryBytes(),
+                config.maxExtractBytes(), config.maxArtifactBytes());
+        this.capabilities = new LocalPrivilegedOperations(OptionalLong.of(config.agentGid()));
+        this.units = new UnitFiles(config.unitDir());
     }
 
     Ledger ledger() {
@@ -110,11 +122,13 @@ final class Updater {
     Path materialize(Artifact a) throws SupervisionException {
         return locked(a.id(), () -> {
             refuseWhileUnitsInstalled(a.id(), "materialize");
+            refuseRollback(a, "materialize");
             PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), a.id().value());
             Optional<Path> previous = currentTarget(a.id(), tree);
             Path version = verifiedCopy(a).directory();
             point(a.id(), tree, version);
             retain(a.id(), tree, version, previous);
+            raiseFloor(a);
             return version;
         });
     }
@@ -130,14 +144,24 @@ final class Updater {
         Path addonRoot = config.privilegedRoot().resolve(id.value());
         Path version = addonRoot.resolve("versions").resolve(a.sha256());
         Path marker = version.resolveSibling(a.sha256() + VERIFIED);
+        // the signed statement first: a wrong signature is refused before a byte is read, inflated or written
+        verifier.checkSignature(id.value(), a.version(), a.sha256(), a.signature(), a.key());
+        boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
+        boolean versionsExisted = Files.exists(addonRoot.resolve("versions"), LinkOption.NOFOLLOW_LINKS);
+        boolean done = false;
+        boolean reserved = false;
         try {
             Optional<JsonObject> seen = readMarker(marker);
             if (seen.isPresent() && Files.isDirectory(version, LinkOption.NOFOLLOW_LINKS)
                     && a.version().equals(Protocol.string(seen.get(), "version", ""))
                     && id.value().equals(Protocol.string(seen.get(), "id", ""))) {
-                verifier.checkSignature(id.value(), a.version(), a.sha256(), a.signature(), a.key());
-                return new StagedArtifact(version, ArtifactVerifier.readManifest(id.value(), version), a.sha256());
+                StagedArtifact reused = new StagedArtifact(version, ArtifactVerifier.readManifest(id.value(), version),
+                        a.sha256());
+                done = true;
+                return reused;
             }
+            reserveSpace(id);
+            reserved = true;
             ensureDirectory(config.privilegedRoot());
             ensureDirectory(addonRoot);
             ensureDirectory(addonRoot.resolve("versions"));
@@ -161,6 +185,7 @@ final class Updater {
                 Files.writeString(tmp, Protocol.line(m) + "\n");
                 Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 LOG.info("Add-on {}: verified {} (sha256 {}) into {}", id, a.version(), a.sha256(), version);
+                done = true;
                 return new StagedArtifact(version, manifest, a.sha256());
             } finally {
                 PrivilegedTree.deleteTree(work);
@@ -168,6 +193,37 @@ final class Updater {
         } catch (IOException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize: cannot write the "
                     + "root-owned copy under " + addonRoot + ": " + e.getMessage(), e);
+        } finally {
+            if (reserved) {
+                reservedBytes.addAndGet(-config.maxExtractBytes());
+            }
+            if (!done) {      // a refused copy leaves no empty versions/ or <id>/ it created behind
+                if (!versionsExisted) {
+                    deleteIfEmpty(addonRoot.resolve("versions"));
+                }
+                if (!rootExisted) {
+                    deleteIfEmpty(addonRoot);
+                }
+            }
+        }
+    }
+
+    /**
+     * Reserves what one verification may extract ({@code --max-extract-bytes}) on the privileged root's file system,
+     * counting the reservations of verifications in progress (requests of other add-ons run at once), or refuses
+     * (TRANSIENT) when the free space does not cover it. The caller gives the reservation back when done.
+     */
+    private void reserveSpace(AddonId id) throws SupervisionException, IOException {
+        long free = Files.getFileStore(config.privilegedRoot()).getUsableSpace();
+        synchronized (reservedBytes) {
+            long inUse = reservedBytes.get();
+            if (free - inUse < config.maxExtractBytes()) {
+                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize refused: the "
+                        + "file system of " + config.privilegedRoot() + " has " + free + " bytes free (" + inUse
+                        + " reserved by verifications in progress), less than the " + config.maxExtractBytes()
+                        + " one request may extract (--max-extract-bytes)");
+            }
+            reservedBytes.addAndGet(config.maxExtractBytes());
         }
     }
 
@@ -202,6 +258,8 @@ final class Updater {
                             + u + " belongs to add-on " + owner.get());
                 }
             }
+            refuseRollback(a, "install_units");
+            this.units.checkOverwrite(id, ledger.entry(id), units, "install_units");
             PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
             Path addonRoot = config.privilegedRoot().resolve(id.value());
             boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
@@ -211,7 +269,9 @@ final class Updater {
             Set<String> before = ledger.units(id);
             Path source;
             try {
-                source = verifiedCopy(a).directory();
+                StagedArtifact copy = verifiedCopy(a);
+                ManifestBinding.units(id, copy.manifest(), units);
+                source = copy.directory();
             } catch (SupervisionException e) {
                 undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
@@ -219,11 +279,10 @@ final class Updater {
             Set<String> intent = new TreeSet<>(before);
             intent.addAll(units);
             record(id, intent);
+            UnitInstallation done;
             try {
-                UnitInstallation done = installer.install(new UnitInstallRequest(id, source, units, primary, resources,
-                        restart, jobTimeout));
-                retain(id, tree, source, previous);
-                return done;
+                done = installer.install(new UnitInstallRequest(id, source, units, primary, resources, restart,
+                        jobTimeout));
             } catch (SupervisionException | RuntimeException e) {
                 // the installer restored the units and current; the ledger and the tree say again what is there
                 Set<String> after = new TreeSet<>(before);
@@ -233,6 +292,10 @@ final class Updater {
                 undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
             }
+            retain(id, tree, source, previous);
+            // what the updater wrote, to recognise a later change by others; the version as the add-on's floor
+            record(id, ledger.entry(id).withDigests(this.units.digests(id, units)).raised(a.version()));
+            return done;
         });
     }
 
@@ -252,6 +315,7 @@ final class Updater {
             Set<String> installed = ledger.units(id);
             List<String> owned = units.stream().filter(installed::contains).distinct().toList();
             List<String> skipped = units.stream().filter(u -> !installed.contains(u)).distinct().toList();
+            this.units.checkUnchanged(id, ledger.entry(id), owned, "uninstall_units");
             if (!owned.isEmpty()) {
                 installer.uninstall(id, owned, false);
             }
@@ -283,6 +347,7 @@ final class Updater {
         }
         return locked(id, () -> {
             refuseWhileUnitsInstalled(id, "grant_capabilities");
+            refuseRollback(a, "grant_capabilities");
             PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
             Path addonRoot = config.privilegedRoot().resolve(id.value());
             boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
@@ -294,6 +359,7 @@ final class Updater {
                 Path program = capabilities.grantCapabilities(id, copy, binary, caps);
                 point(id, tree, copy.directory());
                 retain(id, tree, copy.directory(), previous);
+                raiseFloor(a);
                 return program;
             } catch (SupervisionException | RuntimeException e) {
                 undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
@@ -340,12 +406,39 @@ final class Updater {
     }
 
     private void record(AddonId id, Set<String> units) throws SupervisionException {
+        record(id, ledger.entry(id).withUnits(units));
+    }
+
+    private void record(AddonId id, Ledger.Entry entry) throws SupervisionException {
         try {
-            ledger.put(id, units);
+            ledger.put(id, entry);
         } catch (IOException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot write the updater's "
                     + "ledger: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Anti-rollback: refuses (PERMANENT) a version older than the highest an operation for the add-on succeeded
+     * with, unless the operator allows it ({@code --allow-rollback ID}).
+     */
+    private void refuseRollback(Artifact a, String op) throws SupervisionException {
+        Optional<String> highest = ledger.highest(a.id());
+        if (highest.isPresent() && VersionOrder.compare(a.version(), highest.get()) < 0) {
+            if (config.allowRollback().contains(a.id().value())) {
+                LOG.warn("Add-on {}: {} of version {}, older than {}: allowed by --allow-rollback", a.id(), op,
+                        a.version(), highest.get());
+                return;
+            }
+            throw new SupervisionException(Disposition.PERMANENT, "add-on " + a.id() + ": " + op + " refused: version "
+                    + a.version() + " is older than " + highest.get() + ", which the updater installed before; an "
+                    + "operator allows a rollback with --allow-rollback " + a.id());
+        }
+    }
+
+    /** After a successful operation: the version becomes the add-on's floor when it is the highest yet. */
+    private void raiseFloor(Artifact a) throws SupervisionException {
+        record(a.id(), ledger.entry(a.id()).raised(a.version()));
     }
 
     private static Optional<Path> currentTarget(AddonId id, PrivilegedTree tree) throws SupervisionException {

@@ -33,11 +33,18 @@ import java.util.Set;
  * @param workers         requests served at once
  * @param readTimeout     the deadline for reading one request
  * @param maxArtifactBytes the most bytes of an artifact
+ * @param maxExtractBytes  the most bytes one request may extract under the privileged root (all files together)
+ * @param maxEntryBytes    the most bytes of one extracted file
+ * @param allowRollback    add-on ids the operator allows to go back to an older version (anti-rollback)
  */
 record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agentUid, long agentGid, Path data,
                      Path privilegedRoot, Path unitDir, Path trust, Path state, String systemdBus,
                      Set<String> allowUnsigned, Duration confirm, int workers, Duration readTimeout,
-                     long maxArtifactBytes) {
+                     long maxArtifactBytes, long maxExtractBytes, long maxEntryBytes, Set<String> allowRollback) {
+
+    /** Defaults of {@code --max-extract-bytes} and {@code --max-entry-bytes}: 1 GiB and 256 MiB. */
+    static final long MAX_EXTRACT_BYTES = 1L << 30;
+    static final long MAX_ENTRY_BYTES = 256L << 20;
 
     static final String USAGE = """
             usage: steward-updater [options]     (root; started by steward-updater.socket/.service)
@@ -52,6 +59,11 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
               --state DIR              the updater's ledger of installed units (default /var/lib/steward-updater)
               --systemd-bus ADDRESS    system bus (default unix:path=/run/dbus/system_bus_socket)
               --allow-unsigned ID      accept unsigned artifacts of add-on ID (repeatable)
+              --allow-rollback ID      allow add-on ID to go back to a version older than the highest the updater
+                                       installed (repeatable; otherwise refused)
+              --max-extract-bytes N    the most bytes one request extracts under the privileged root (default
+                                       1073741824, 1 GiB; refused as well when the file system has less free space)
+              --max-entry-bytes N      the most bytes of one extracted file (default 268435456, 256 MiB)
               --confirm-millis N       how long a started service must stay up (default 300)
               --workers N              requests served at once (default 32, the agent's reconcile parallelism)
               --read-timeout-millis N  deadline for reading one request (default 5000)
@@ -61,9 +73,11 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
     static UpdaterConfig parse(List<String> args, Accounts accounts) throws IllegalArgumentException, IOException {
         Map<String, String> v = new java.util.HashMap<>();
         Set<String> allowUnsigned = new LinkedHashSet<>();
+        Set<String> allowRollback = new LinkedHashSet<>();
         Set<String> known = Set.of("--socket", "--socket-mode", "--agent-user", "--agent-group", "--data",
                 "--privileged-root", "--unit-dir", "--trust", "--state", "--systemd-bus", "--allow-unsigned",
-                "--confirm-millis", "--workers", "--read-timeout-millis");
+                "--confirm-millis", "--workers", "--read-timeout-millis", "--allow-rollback", "--max-extract-bytes",
+                "--max-entry-bytes");
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             String value;
@@ -84,6 +98,11 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
             }
             if (name.equals("--allow-unsigned")) {
                 allowUnsigned.add(value);
+            } else if (name.equals("--allow-rollback")) {
+                if (!io.steward.supervision.AddonId.isValid(value)) {
+                    throw new IllegalArgumentException("--allow-rollback needs an add-on id: " + value);
+                }
+                allowRollback.add(value);
             } else {
                 v.put(name, value);
             }
@@ -100,7 +119,9 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
                 path(v, "--trust", "/etc/steward/trust"), path(v, "--state", "/var/lib/steward-updater"),
                 v.getOrDefault("--systemd-bus", "unix:path=/run/dbus/system_bus_socket"), Set.copyOf(allowUnsigned),
                 Duration.ofMillis(number(v, "--confirm-millis", 300, 0)), (int) number(v, "--workers", 32, 1),
-                Duration.ofMillis(number(v, "--read-timeout-millis", 5000, 1)), 4L << 30);
+                Duration.ofMillis(number(v, "--read-timeout-millis", 5000, 1)), 4L << 30,
+                number(v, "--max-extract-bytes", MAX_EXTRACT_BYTES, 1), number(v, "--max-entry-bytes", MAX_ENTRY_BYTES, 1),
+                Set.copyOf(allowRollback));
     }
 
     /** The layout the reused bundle code works with ({@code etc} is unused by the updater). */

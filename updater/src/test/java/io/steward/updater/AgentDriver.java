@@ -114,8 +114,10 @@ public final class AgentDriver {
             case "grant" -> {
                 StagedArtifact staged = stager.stage(record(c, layout));
                 afterStage(c, layout, systemd, stager, client);
-                Path p = client[0].grantCapabilities(new AddonId(c.get("id").getAsString()), staged,
-                        c.get("binary").getAsString(), strings(c.getAsJsonArray("caps")));
+                // grant_binary: what a compromised agent asks for, whatever the assignment and the manifest say
+                String binary = (c.has("grant_binary") ? c.get("grant_binary") : c.get("binary")).getAsString();
+                Path p = client[0].grantCapabilities(new AddonId(c.get("id").getAsString()), staged, binary,
+                        strings(c.getAsJsonArray("caps")));
                 o.addProperty("path", p.toString());
             }
             case "release" -> client[0].release(new AddonId(c.get("id").getAsString()));

@@ -81,6 +81,61 @@ class HandlerTest {
     }
 
     @Test
+    void theLedgerKeepsDigestsOfOwnedUnitsAndTheHighestVersion() throws IOException {
+        Ledger l = Ledger.open(dir);
+        io.steward.supervision.AddonId a = new io.steward.supervision.AddonId("a");
+        String d = "b".repeat(64);
+        l.put(a, l.entry(a).withUnits(Set.of("steward-a.service")).withDigests(java.util.Map.of("steward-a.service", d))
+                .raised("2.0"));
+        l.put(a, l.entry(a).raised("1.9"));
+        assertEquals("{\"version\":1,\"addons\":{\"a\":{\"units\":[\"steward-a.service\"],\"sha256\":"
+                + "{\"steward-a.service\":\"" + d + "\"},\"highest\":\"2.0\"}}}\n", Files.readString(dir.resolve(Ledger.FILE)));
+        Ledger back = Ledger.open(dir);
+        assertEquals(Optional.of("2.0"), back.highest(a));
+        assertEquals(d, back.entry(a).digests().get("steward-a.service"));
+        back.put(a, Set.of());     // the units go, with their digests; the floor stays
+        assertEquals("{\"version\":1,\"addons\":{\"a\":{\"units\":[],\"highest\":\"2.0\"}}}\n",
+                Files.readString(dir.resolve(Ledger.FILE)));
+        assertEquals(Optional.of("2.0"), Ledger.open(dir).highest(a));
+    }
+
+    @Test
+    void aVerificationTheFileSystemCannotHoldIsRefusedBeforeAnythingIsWritten() throws Exception {
+        Path passwd = Files.writeString(dir.resolve("passwd"), "steward:x:999:995::/:/bin/false\n");
+        Path group = Files.writeString(dir.resolve("group"), "steward:x:995:\n");
+        Path priv = Files.createDirectories(dir.resolve("priv"));
+        Path state = Files.createDirectories(dir.resolve("state"));
+        UpdaterConfig c = UpdaterConfig.parse(List.of("--data", dir.resolve("data").toString(), "--privileged-root",
+                priv.toString(), "--trust", Files.createDirectories(dir.resolve("trust")).toString(), "--state",
+                state.toString(), "--allow-unsigned", "x", "--max-extract-bytes", String.valueOf(Long.MAX_VALUE / 2)),
+                new Accounts(passwd, group));
+        Updater u = new Updater(c, null, null, Ledger.open(state));
+        io.steward.supervision.spi.SupervisionException e = assertThrows(
+                io.steward.supervision.spi.SupervisionException.class, () -> u.materialize(new Updater.Artifact(
+                        new io.steward.supervision.AddonId("x"), "1", "a".repeat(64), "", Optional.empty())));
+        assertEquals(io.steward.supervision.spi.SupervisionException.Disposition.TRANSIENT, e.disposition());
+        assertTrue(e.getMessage().startsWith("add-on x: materialize refused: the file system of " + priv + " has ")
+                && e.getMessage().endsWith("one request may extract (--max-extract-bytes)"), e.getMessage());
+        try (var listing = Files.list(priv)) {
+            assertEquals(List.of(), listing.toList(), "no <priv>/x/ left behind");
+        }
+    }
+
+    @Test
+    void versionsCompareByNumericSegmentsThenAsStrings() {
+        assertTrue(VersionOrder.compare("1.10", "1.9") > 0);
+        assertTrue(VersionOrder.compare("2", "10") < 0);
+        assertTrue(VersionOrder.compare("1.0", "1.0.1") < 0);
+        assertTrue(VersionOrder.compare("1.0.0", "1.0") > 0);
+        assertEquals(0, VersionOrder.compare("1.007", "1.7"));
+        assertEquals(0, VersionOrder.compare("2.0", "2.0"));
+        assertTrue(VersionOrder.compare("1.0-rc1", "1.0") > 0, "not semver: a non-numeric segment compares as a string");
+        assertTrue(VersionOrder.compare("1.b", "1.a") > 0);
+        assertTrue(VersionOrder.compare("1.a", "1.1") > 0, "'a' > '1' as strings");
+        assertTrue(VersionOrder.compare("99999999999999999999", "99999999999999999998") > 0);
+    }
+
+    @Test
     void optionsAccountsAndHostChecks() throws IOException {
         Path passwd = Files.writeString(dir.resolve("passwd"), "root:x:0:0::/root:/bin/sh\nsteward:x:999:995::/:/bin/false\n");
         Path group = Files.writeString(dir.resolve("group"), "root:x:0:\nsteward:x:995:\nops:x:1200:\n");
@@ -92,6 +147,16 @@ class HandlerTest {
         assertEquals(999, c.agentUid());
         assertEquals(995, c.agentGid());
         assertEquals(Duration.ofMillis(250), c.readTimeout());
+        assertEquals(1L << 30, c.maxExtractBytes());
+        assertEquals(256L << 20, c.maxEntryBytes());
+        assertEquals(Set.of(), c.allowRollback());
+        UpdaterConfig limits = UpdaterConfig.parse(List.of("--agent-user", "999", "--allow-rollback", "x",
+                "--allow-rollback=y", "--max-extract-bytes", "1000", "--max-entry-bytes", "10"), accounts);
+        assertEquals(Set.of("x", "y"), limits.allowRollback());
+        assertEquals(1000, limits.maxExtractBytes());
+        assertEquals(10, limits.maxEntryBytes());
+        assertThrows(IllegalArgumentException.class, () -> UpdaterConfig.parse(List.of("--agent-user", "999",
+                "--allow-rollback", "../x"), accounts));
         assertEquals("rw-rw----", PosixFilePermissions.toString(c.socketMode()));
         assertEquals(1200, UpdaterConfig.parse(List.of("--agent-user", "999", "--agent-group", "ops"), accounts).agentGid());
         assertThrows(IllegalArgumentException.class, () -> UpdaterConfig.parse(List.of("--exec", "x"), accounts));

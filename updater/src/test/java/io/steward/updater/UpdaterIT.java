@@ -64,6 +64,9 @@ class UpdaterIT {
     private static final List<String> FAKES = List.of("systemctl", "setcap", "getcap", "java", "env", "stat",
             "readlink", "dirname", "mkdir", "chcon", "busctl");
 
+    /** The one add-on id the updater allows to roll back ({@code --allow-rollback}). */
+    private static final String ROLLBACK_OK = newId();
+
     private static SystemdSandbox sandbox;
     private static SystemdDbusManager systemd;
     private static Path root;
@@ -219,10 +222,10 @@ class UpdaterIT {
     private static void startUpdater() throws Exception {
         updaterLog = root.resolve("updater.log");
         ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/steward-updater").toString(),
-                "--socket", socket.toString(), "--agent-user", AGENT, "--data", data.toString(),
+                "--runtime-dir", root.resolve("rt").toString(), "--socket", socket.toString(), "--agent-user", AGENT, "--data", data.toString(),
                 "--privileged-root", priv.toString(), "--unit-dir", sandbox.unitDir().toString(),
                 "--trust", trust.toString(), "--state", state.toString(), "--systemd-bus", sandbox.address(),
-                "--read-timeout-millis", "1000")
+                "--read-timeout-millis", "1000", "--allow-rollback", ROLLBACK_OK)
                 .redirectErrorStream(true).redirectOutput(updaterLog.toFile());
         Map<String, String> env = pb.environment();
         env.clear();
@@ -232,10 +235,30 @@ class UpdaterIT {
         env.put("LD_LIBRARY_PATH", fakebin.toString());
         env.put("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=" + root.resolve("no-bus"));
         env.put("STEWARD_HOME", home.toString());
-        env.put("RUNTIME_DIRECTORY", root.resolve("rt").toString());
+        // bash itself (hole #12, L-env-1..3): each would leave a marker, or steer the launcher
+        Path rc = root.resolve("bash-env.sh");
+        Files.writeString(rc, ": > " + markers.resolve("bash_env") + "\n");
+        env.put("BASH_ENV", rc.toString());
+        env.put("ENV", rc.toString());
+        env.put("BASH_FUNC_dirname%%", "() { : > " + markers.resolve("function") + "; /usr/bin/dirname \"$@\"; }");
+        env.put("BASH_FUNC_root_owned%%", "() { : > " + markers.resolve("function2") + "; }");
+        env.put("SHELLOPTS", "xtrace");
+        env.put("BASHOPTS", "extdebug");
+        env.put("PS4", "$(: > " + markers.resolve("ps4") + ")");
+        env.put("POSIXLY_CORRECT", "1");
+        env.put("GLOBIGNORE", "*");
+        env.put("IFS", "/");
+        Path agentOwned = dir("agent-rt", "rwxr-xr-x");
+        chown(agentOwned, Accounts.system().user(AGENT));
+        env.put("CDPATH", agentOwned.toString());
+        Files.createSymbolicLink(agentOwned.resolve("rt"), Path.of("/root"));
+        env.put("RUNTIME_DIRECTORY", agentOwned.resolve("rt").toString());     // never read
         updater = pb.start();
         await("the updater listens on " + socket + "; its log:\n" + log(), () -> Files.exists(socket) && logHas("serving"));
         assertEquals("srw-rw----", mode(socket), "socket mode");
+        assertEquals("drwx------", mode(root.resolve("rt")), "the JVM's temporary directory is --runtime-dir");
+        assertFalse(log().lines().anyMatch(l -> l.startsWith("+")), "SHELLOPTS=xtrace did not reach the launcher:\n" + log());
+        assertNoFakeToolRan();
     }
 
     private static boolean logHas(String text) {
@@ -343,12 +366,20 @@ class UpdaterIT {
     }
 
     private static Published publish(String id, String version, String kind, Map<String, String> files) throws Exception {
-        ByteArrayOutputStream tgz = new ByteArrayOutputStream();
         List<String> units = files.keySet().stream().filter(n -> n.endsWith(".service") || n.endsWith(".timer")).sorted()
                 .toList();
+        return publish(id, version, kind, files, units, List.of());
+    }
+
+    /** An artifact whose manifest declares {@code units} and {@code capabilities}. */
+    private static Published publish(String id, String version, String kind, Map<String, String> files,
+                                     List<String> units, List<String> capabilities) throws Exception {
+        ByteArrayOutputStream tgz = new ByteArrayOutputStream();
         Map<String, String> all = new LinkedHashMap<>();
+        com.google.gson.Gson gson = new com.google.gson.Gson();
         all.put("addon.json", "{\"id\":\"" + id + "\",\"version\":\"" + version + "\",\"supervision\":\"" + kind
-                + "\",\"binary\":\"run.sh\",\"units\":" + new com.google.gson.Gson().toJson(units) + "}");
+                + "\",\"binary\":\"run.sh\",\"units\":" + gson.toJson(units) + ",\"capabilities\":"
+                + gson.toJson(capabilities) + "}");
         all.putAll(files);
         try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GZIPOutputStream(tgz), "UTF-8")) {
             for (Map.Entry<String, String> f : all.entrySet()) {
@@ -409,6 +440,15 @@ class UpdaterIT {
 
     private static String ledger() throws IOException {
         return Files.readString(state.resolve(Ledger.FILE));
+    }
+
+    /** The units the ledger records for {@code id} (none when it has no entry). */
+    private static List<String> ledgerUnits(String id) throws IOException {
+        JsonObject addons = JsonParser.parseString(ledger()).getAsJsonObject().getAsJsonObject("addons");
+        if (!addons.has(id)) {
+            return List.of();
+        }
+        return addons.getAsJsonObject(id).getAsJsonArray("units").asList().stream().map(e -> e.getAsString()).toList();
     }
 
     private static void assertRefused(JsonObject answer, String expected) {
@@ -531,7 +571,7 @@ class UpdaterIT {
         assertEquals(priv.resolve(id).resolve("versions").resolve(v1.sha256()), privCurrent.toRealPath());
         assertEquals(0, Files.getAttribute(privCurrent.resolve("run.sh"), "unix:uid"), "the copy units run is root's");
         assertTrue(Files.isRegularFile(artifactFile(v1)), "the agent kept the verified artifact at the fixed path");
-        assertTrue(ledger().contains("\"" + id + "\":{\"units\":[\"" + name + "\"]}"), ledger());
+        assertEquals(List.of(name), ledgerUnits(id), ledger());
 
         JsonObject s2 = agent.send(v2.command("apply"));
         assertEquals("READY", s2.get("state").getAsString(), s2.toString());
@@ -547,7 +587,7 @@ class UpdaterIT {
         assertFalse(Files.exists(unit(name)));
         assertEquals("not-found", systemd.unit(name).loadState());
         assertFalse(Files.exists(priv.resolve(id)), "the root-owned copy is gone with the add-on");
-        assertFalse(ledger().contains(id), ledger());
+        assertEquals(List.of(), ledgerUnits(id), ledger());
     }
 
     @Test
@@ -566,7 +606,7 @@ class UpdaterIT {
         UnitState t1 = systemd.unit(timer);
         assertTrue(t1.active() && t1.enabled(), t1.describe());
         assertTrue(t1.nextElapse().isPresent(), "scheduled");
-        assertTrue(ledger().contains("\"" + id + "\":{\"units\":[\"" + svc + "\",\"" + timer + "\"]}"), ledger());
+        assertEquals(List.of(svc, timer), ledgerUnits(id), ledger());
 
         JsonObject s2 = agent.send(v2.command("apply"));
         assertEquals("READY", s2.get("state").getAsString(), s2.toString());
@@ -579,14 +619,38 @@ class UpdaterIT {
         assertFalse(Files.exists(unit(svc)));
         assertEquals("not-found", systemd.unit(timer).loadState());
         assertFalse(Files.exists(priv.resolve(id)));
-        assertFalse(ledger().contains(id), ledger());
+        assertEquals(List.of(), ledgerUnits(id), ledger());
     }
 
     @Test
     void capabilitiesAreGrantedOnTheRootOwnedCopyOnly() throws Exception {
         String id = newId();
-        Published p = publish(id, "1.0", "sidecar", Map.of("run.sh", RUNS));
+        Published p = publish(id, "1.0", "sidecar", Map.of("run.sh", RUNS, "tools/cat", RUNS), List.of(),
+                List.of("cap_net_raw"));
         Map<String, String> before = host();
+        // bound to the signed manifest: its binary, its capabilities (hole #4, R12b, R12j)
+        JsonObject notTheBinary = p.command("grant");
+        notTheBinary.addProperty("grant_binary", "tools/cat");
+        notTheBinary.add("caps", JsonParser.parseString("[\"cap_net_raw\"]"));
+        assertRefused(agent.send(notTheBinary), "add-on " + id + ": capabilities refused: tools/cat is not the "
+                + "manifest's binary (run.sh)");
+        assertEquals(before, host(), "nothing granted, no copy left");
+        JsonObject manifestFile = notTheBinary.deepCopy();
+        manifestFile.addProperty("grant_binary", "addon.json");
+        assertRefused(agent.send(manifestFile), "addon.json is not the manifest's binary");
+        JsonObject undeclared = p.command("grant");
+        undeclared.add("caps", JsonParser.parseString("[\"cap_net_raw\",\"cap_dac_read_search\"]"));
+        assertRefused(agent.send(undeclared), "capabilities refused: cap_dac_read_search is not among the manifest's "
+                + "capabilities [cap_net_raw]");
+        assertEquals(before, host());
+        String other = newId();
+        Published service = publish(other, "1.0", "systemd_service", Map.of("run.sh", RUNS), List.of(),
+                List.of("cap_net_raw"));
+        JsonObject wrongKind = service.command("grant");
+        wrongKind.add("caps", JsonParser.parseString("[\"cap_net_raw\"]"));
+        assertRefused(agent.send(wrongKind), "the manifest's supervision systemd_service does not use capabilities");
+        assertEquals(before, host(), "nothing of either add-on under the privileged root");
+
         JsonObject outside = p.command("grant");
         outside.addProperty("binary", "run.sh");
         outside.add("caps", JsonParser.parseString("[\"cap_sys_admin\"]"));
@@ -600,6 +664,9 @@ class UpdaterIT {
         Path program = Path.of(granted.get("path").getAsString());
         assertEquals(priv.resolve(id).resolve("versions").resolve(p.sha256()).resolve("run.sh"), program);
         assertEquals(0, Files.getAttribute(program, "unix:uid"));
+        assertEquals("-rwxr-x---", mode(program), "a capability-bearing file no other local user can execute");
+        assertEquals((int) Accounts.system().user(AGENT).gid(), Files.getAttribute(program, "unix:gid"),
+                "the agent's group (--agent-group) executes it");
         String getcap = run("/usr/sbin/getcap", program.toString());
         assertTrue(getcap.contains("cap_net_raw") && getcap.contains("ep"), getcap);
         Path staged = data.resolve("addons").resolve(id).resolve("versions/1.0/run.sh");
@@ -815,6 +882,215 @@ class UpdaterIT {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(2, p.exitValue(), out);
         assertTrue(out.contains("refusing to start with environment variable(s)") && out.contains("FOO"), out);
+    }
+
+    // ---- bound to the signed manifest, anti-rollback, units the updater does not own, signature first -----------
+
+    @Test
+    void onlyUnitsTheManifestListsAreInstalledAndOnlyForTheSystemdKinds() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        String data = "steward-" + id + "-data.service";
+        Published p = publish(id, "1.0", "systemd_service", Map.of(name, service("ok"), data, service("data"),
+                "run.sh", RUNS), List.of(name), List.of());
+        assertTrue(agent.send(p.command("stage")).get("ok").getAsBoolean());
+        Map<String, String> before = host();
+        JsonObject undeclared = p.command("install");
+        undeclared.add("units", JsonParser.parseString("[\"" + name + "\",\"" + data + "\"]"));
+        undeclared.addProperty("primary", name);
+        assertRefused(agent.send(undeclared), "add-on " + id + ": install_units refused: " + data + " is not among the "
+                + "manifest's units [" + name + "]");
+        assertEquals(before, host());
+
+        String sid = newId();     // R15: a sidecar artifact that carries a convention-named unit file
+        String sname = "steward-" + sid + ".service";
+        Published sidecar = publish(sid, "1.0", "sidecar", Map.of(sname, service("s"), "run.sh", RUNS), List.of(sname),
+                List.of());
+        assertTrue(agent.send(sidecar.command("stage")).get("ok").getAsBoolean());
+        JsonObject fromSidecar = sidecar.command("install");
+        fromSidecar.add("units", JsonParser.parseString("[\"" + sname + "\"]"));
+        fromSidecar.addProperty("primary", sname);
+        assertRefused(agent.send(fromSidecar), "install_units refused: the manifest's supervision sidecar installs no units");
+        assertEquals(before, host());
+        assertFalse(Files.exists(unit(sname)));
+    }
+
+    @Test
+    void anOlderVersionIsRefusedUnlessTheOperatorAllowsTheRollback() throws Exception {
+        for (String id : List.of(newId(), ROLLBACK_OK)) {
+            String name = "steward-" + id + ".service";
+            Published v1 = publish(id, "1.0.0", "systemd_service", Map.of(name, service("v1"), "run.sh", RUNS));
+            Published v2 = publish(id, "2.0.0", "systemd_service", Map.of(name, service("v2"), "run.sh", RUNS));
+            JsonObject s2 = agent.send(v2.command("apply"));
+            assertEquals("READY", s2.get("state").getAsString(), s2.toString());
+            // a failed upgrade is restored inside its request and never raises the floor: v2 stays installable
+            Published v3 = publish(id, "3.0.0", "systemd_service", Map.of(name, service("v3"), "run.sh",
+                    "#!/bin/sh\nexit 1\n"));
+            JsonObject s3 = agent.send(v3.command("apply"));
+            assertFalse(s3.get("ok").getAsBoolean() && "READY".equals(s3.get("state").getAsString()), s3.toString());
+            assertTrue(Files.readString(unit(name)).contains("Description=v2"), "restored");
+            assertEquals("2.0.0", JsonParser.parseString(ledger()).getAsJsonObject().getAsJsonObject("addons")
+                    .getAsJsonObject(id).get("highest").getAsString(), ledger());
+            assertEquals("READY", agent.send(v2.command("apply")).get("state").getAsString(), "v2 again: not a rollback");
+            Map<String, String> before = host();
+            JsonObject s1 = agent.send(v1.command("apply"));
+            if (id.equals(ROLLBACK_OK)) {
+                assertEquals("READY", s1.get("state").getAsString(), s1.toString());
+                assertTrue(Files.readString(unit(name)).contains("Description=v1"), "rolled back by the operator's leave");
+            } else {
+                assertRefused(s1, "add-on " + id + ": install_units refused: version 1.0.0 is older than 2.0.0, which the "
+                        + "updater installed before; an operator allows a rollback with --allow-rollback " + id);
+                assertEquals("PERMANENT", s1.get("disposition").getAsString(), s1.toString());
+                assertEquals(before, host(), "the unit, the copy and the ledger are v2's");
+                assertTrue(Files.readString(unit(name)).contains("Description=v2"));
+                assertEquals(ActiveState.ACTIVE, systemd.unit(name).activeState(), "v2 keeps running");
+            }
+            assertTrue(agent.send(v2.command("remove")).get("ok").getAsBoolean());
+            assertFalse(Files.exists(unit(name)));
+        }
+
+        // the same floor for grant_capabilities (a sidecar), kept after the add-on's copy is released
+        String id = newId();
+        Published c1 = publish(id, "1.9", "sidecar", Map.of("run.sh", RUNS), List.of(), List.of("cap_net_raw"));
+        Published c2 = publish(id, "1.10", "sidecar", Map.of("run.sh", RUNS), List.of(), List.of("cap_net_raw"));
+        JsonObject g2 = c2.command("grant");
+        g2.add("caps", JsonParser.parseString("[\"cap_net_raw\"]"));
+        assertTrue(agent.send(g2).get("ok").getAsBoolean());
+        assertTrue(agent.send(cmd("release", "id", id)).get("ok").getAsBoolean());
+        Map<String, String> before = host();
+        JsonObject g1 = c1.command("grant");
+        g1.add("caps", JsonParser.parseString("[\"cap_net_raw\"]"));
+        assertRefused(agent.send(g1), "grant_capabilities refused: version 1.9 is older than 1.10");
+        assertEquals(before, host());
+    }
+
+    @Test
+    void aUnitFileTheUpdaterDidNotWriteIsNeverOverwritten() throws Exception {
+        String id = newId();
+        String name = "steward-" + id + ".service";
+        Published v1 = publish(id, "1", "systemd_service", Map.of(name, service("v1"), "run.sh", RUNS));
+        Published v2 = publish(id, "2", "systemd_service", Map.of(name, service("v2"), "run.sh", RUNS));
+        String operators = "[Service]\nExecStart=/bin/true\n";
+        Files.writeString(unit(name), operators);     // N05: e.g. the operator's own steward-updater.service
+        try {
+            Map<String, String> before = host();
+            JsonObject refused = agent.send(v1.command("apply"));
+            assertRefused(refused, "add-on " + id + ": install_units refused: " + unit(name) + " exists and the updater "
+                    + "did not install it");
+            assertEquals(before, host());
+            assertEquals(operators, Files.readString(unit(name)));
+            Files.delete(unit(name));
+            Files.createSymbolicLink(unit(name), Path.of("/dev/null"));     // a link (a masked unit) likewise
+            before = host();
+            assertRefused(agent.send(v1.command("apply")), "did not install it");
+            assertEquals(before, host());
+        } finally {
+            Files.deleteIfExists(unit(name));
+        }
+
+        // written by the updater, then changed outside Steward: neither overwritten nor deleted
+        assertEquals("READY", agent.send(v1.command("apply")).get("state").getAsString());
+        String written = Files.readString(unit(name));
+        Files.writeString(unit(name), written + "# edited by hand\n");
+        Map<String, String> before = host();
+        assertRefused(agent.send(v2.command("apply")), unit(name) + " was changed outside Steward since the updater "
+                + "wrote it");
+        assertEquals(before, host());
+        assertRefused(agent.send(v1.command("remove")), "uninstall_units refused: " + unit(name) + " was changed outside "
+                + "Steward");
+        assertEquals(before, host());
+        Files.writeString(unit(name), written);     // the operator restores it
+        assertTrue(agent.send(v1.command("remove")).get("ok").getAsBoolean());
+        assertFalse(Files.exists(unit(name)));
+    }
+
+    @Test
+    void aGzipBombWithAWrongSignatureIsRefusedBeforeAByteIsWritten() throws Exception {
+        String id = newId();
+        Path bomb = repo.resolve(id + "-bomb.tar.gz");
+        try (TarArchiveOutputStream tar = new TarArchiveOutputStream(new GZIPOutputStream(
+                Files.newOutputStream(bomb), 1 << 16), "UTF-8")) {
+            tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+            byte[] manifest = ("{\"id\":\"" + id + "\",\"version\":\"1\",\"supervision\":\"sidecar\","
+                    + "\"binary\":\"zeros\"}").getBytes(StandardCharsets.UTF_8);
+            TarArchiveEntry m = new TarArchiveEntry("addon.json", true);
+            m.setSize(manifest.length);
+            tar.putArchiveEntry(m);
+            tar.write(manifest);
+            tar.closeArchiveEntry();
+            long size = 300_000_000L;
+            TarArchiveEntry z = new TarArchiveEntry("zeros", true);
+            z.setSize(size);
+            tar.putArchiveEntry(z);
+            byte[] chunk = new byte[1 << 20];
+            for (long left = size; left > 0; left -= chunk.length) {
+                tar.write(chunk, 0, (int) Math.min(chunk.length, left));
+            }
+            tar.closeArchiveEntry();
+        }
+        Files.setPosixFilePermissions(bomb, PosixFilePermissions.fromString("rw-r--r--"));
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        try (var in = new java.security.DigestInputStream(Files.newInputStream(bomb), sha)) {
+            in.transferTo(OutputStream.nullOutputStream());
+        }
+        String digest = HexFormat.of().formatHex(sha.digest());
+        Path kept = data.resolve("addons").resolve(id).resolve("artifacts").resolve(digest + ".tar.gz");
+        assertTrue(agent.send(cmd("mkdir", "path", kept.getParent())).get("ok").getAsBoolean());
+        assertTrue(agent.send(cmd("copy", "from", bomb, "to", kept)).get("ok").getAsBoolean());
+        Signature s = Signature.getInstance("Ed25519");
+        s.initSign(key.getPrivate());
+        s.update(("steward-artifact-v1\n" + id + "\n2\n" + digest + "\n").getBytes(StandardCharsets.UTF_8));
+        String wrong = Base64.getEncoder().encodeToString(s.sign());     // a real signature, of another statement
+        s.initSign(key.getPrivate());
+        s.update(("steward-artifact-v1\n" + id + "\n1\n" + digest + "\n").getBytes(StandardCharsets.UTF_8));
+        String right = Base64.getEncoder().encodeToString(s.sign());
+
+        Map<String, String> before = host();
+        String request = "{\"protocol\":1,\"op\":\"materialize\",\"id\":\"" + id + "\",\"version\":\"1\","
+                + "\"sha256\":\"" + digest + "\",\"signature\":\"";
+        JsonObject refused = agent.send(raw(request + wrong + "\"}"));
+        assertRawRefused(refused, "refused", "permanent");
+        assertTrue(refused.toString().contains("signature does not match"), refused.toString());
+        assertEquals(before, host(), "nothing was written under the privileged root: no .verify-*, no versions/");
+        assertFalse(Files.exists(priv.resolve(id), LinkOption.NOFOLLOW_LINKS));
+
+        // validly signed, the bomb is still refused by the updater's own, lower limit; nothing is left behind
+        JsonObject limited = agent.send(raw(request + right + "\"}"));
+        assertRawRefused(limited, "refused", "permanent");
+        assertTrue(limited.toString().contains("above the per-file limit of " + (256L << 20)), limited.toString());
+        assertEquals(before, host(), "no .verify-*, no empty versions/ or <id>/");
+        assertFalse(Files.exists(priv.resolve(id), LinkOption.NOFOLLOW_LINKS));
+        Files.delete(bomb);
+    }
+
+    @Test
+    void theLauncherRefusesARuntimeDirectoryTheAgentCouldSteer() throws Exception {
+        Path agentOwned = dir("agent-rt2", "rwxr-xr-x");
+        chown(agentOwned, Accounts.system().user(AGENT));
+        Path link = root.resolve("rt-link");
+        Files.createSymbolicLink(link, root.resolve("rt"));
+        Path writable = dir("rt-writable", "rwxrwxr-x");
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put(agentOwned.resolve("rt").toString(), agentOwned + " (for " + agentOwned.resolve("rt") + ") is owned by uid");
+        cases.put(link.toString(), link + " (for " + link + ") is a symbolic link");
+        cases.put(link + "/x", link + " (for " + link + "/x) is a symbolic link");
+        cases.put(writable.resolve("rt").toString(), writable + " (for " + writable.resolve("rt") + ") is writable by "
+                + "group or others (mode 775)");
+        cases.put("relative/rt", "--runtime-dir must be an absolute path");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/steward-updater").toString(), "--runtime-dir",
+                    c.getKey(), "--socket", root.resolve("never.sock").toString()).redirectErrorStream(true);
+            pb.environment().clear();
+            pb.environment().put("BASH_ENV", root.resolve("bash-env.sh").toString());
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(2, p.exitValue(), out);
+            assertTrue(out.startsWith("steward-updater: ") && out.contains(c.getValue()), c.getKey() + ": " + out);
+        }
+        assertFalse(Files.exists(agentOwned.resolve("rt")), "nothing created through the agent's directory");
+        assertFalse(Files.exists(writable.resolve("rt")));
+        assertFalse(Files.exists(root.resolve("never.sock")));
     }
 
     private static String run(String... command) throws Exception {

@@ -53,8 +53,9 @@ public final class ArtifactVerifier {
     }
 
     /**
-     * Reads {@code in} to its end, extracting into {@code target} (an empty directory the caller owns and
-     * deletes on failure), and checks the digest against {@code sha256}, the signature against the trust store
+     * Checks the signature of the statement ({@code id}, {@code version}, {@code sha256}) against the trust
+     * store before a byte of {@code in} is read; then reads {@code in} to its end, extracting into {@code target}
+     * (an empty directory the caller owns and deletes on failure), and checks the digest against {@code sha256}
      * and the manifest's id and version against {@code id} and {@code version}. The program the manifest names
      * is made executable.
      *
@@ -64,6 +65,8 @@ public final class ArtifactVerifier {
     public Verified verifyAndExtract(String id, String version, String sha256, String signature, Optional<String> key,
                                      InputStream in, Path target) throws SupervisionException {
         Failures fail = new Failures(id);
+        // the signed statement first: nothing of an artifact whose signature is wrong is read or inflated
+        SignaturePolicy.Verdict verdict = signatures.check(fail, id, version, sha256, signature, key);
         Sink.Directory sink = new Sink.Directory(target, true);
         ArtifactReader.Result result;
         try {
@@ -76,7 +79,6 @@ public final class ArtifactVerifier {
             throw fail.permanent("verify", "digest mismatch: the kept artifact's sha256 is " + result.sha256()
                     + ", the request names " + sha256);
         }
-        SignaturePolicy.Verdict verdict = signatures.check(fail, id, version, sha256, signature, key);
         if (result.manifest().isEmpty()) {
             throw fail.permanent(Manifests.STEP, "the artifact has no addon.json at its root");
         }

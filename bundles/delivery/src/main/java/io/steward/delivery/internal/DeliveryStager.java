@@ -309,6 +309,10 @@ public final class DeliveryStager implements ArtifactStager {
     private StagedArtifact fetchAndStage(Failures fail, AddonRecord addon, ArtifactRef ref, String sha, Path target)
             throws SupervisionException {
         Assignment a = addon.assignment();
+        // the signed statement (id, version, sha256) first: a wrong signature is refused before a byte is fetched
+        // or inflated; the digest of what is read is compared with the signed one below
+        SignaturePolicy.Verdict verdict = signatures.check(fail, a.id().value(), a.version(), sha, ref.signature(),
+                ref.key());
         Path tmp = tmp();
         Path work;
         try {
@@ -335,8 +339,6 @@ public final class DeliveryStager implements ArtifactStager {
                 throw fail.permanent("verify", "digest mismatch: the artifact's sha256 is " + result.sha256()
                         + ", the assignment expects " + sha);
             }
-            SignaturePolicy.Verdict verdict = signatures.check(fail, a.id().value(), a.version(), sha,
-                    ref.signature(), ref.key());
             AddonManifest manifest = manifest(fail, result, a);
             checkpoint.accept("extracted");
             if (keep != null) {     // before the version appears: a staged version always has its artifact

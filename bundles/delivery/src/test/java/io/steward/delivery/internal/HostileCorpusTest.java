@@ -197,6 +197,12 @@ class HostileCorpusTest {
                 PERMANENT, revoked(true)));
         cases.add(c("revoked (deleted) key, tried", "does not match any trusted key (tried: demo, release-2026)",
                 PERMANENT, revoked(false)));
+        cases.add(c("wrong signature of a missing artifact: refused before anything is fetched",
+                "does not match any trusted key", PERMANENT, host -> {
+            String sha = Fixtures.sha256(good());
+            return host.record(ID, V, "sidecar", host.artifacts.resolve("never-fetched.tar.gz").toUri().toString(), sha,
+                    stranger.sign(ID, V, sha), Optional.empty(), Optional.of(ID));
+        }));
         cases.add(c("malformed base64", "not valid base64", PERMANENT, withSignature("%%%not-base64%%%")));
         cases.add(c("signature of the wrong length", "is 6 bytes long", PERMANENT, withSignature("AAAAAAAA")));
         cases.add(c("empty signature", "unsigned (empty signature)", PERMANENT, withSignature("")));

@@ -132,7 +132,7 @@ class KeptArtifactTest {
         assertEquals("1.0", ArtifactVerifier.readManifest(ID, ok).version());
 
         SupervisionException digest = assertThrows(SupervisionException.class, () -> verifier.verifyAndExtract(ID, "1.0",
-                "0".repeat(64), sig, Optional.empty(), new java.io.ByteArrayInputStream(v1),
+                "0".repeat(64), demo.sign(ID, "1.0", "0".repeat(64)), Optional.empty(), new java.io.ByteArrayInputStream(v1),
                 Files.createDirectory(root.resolve("a"))));
         assertEquals(Disposition.PERMANENT, digest.disposition());
         assertTrue(digest.getMessage().contains("digest mismatch"), digest.getMessage());
@@ -140,6 +140,20 @@ class KeptArtifactTest {
                 "1.0", sha, demo.sign(ID, "1.1", sha), Optional.empty(), new java.io.ByteArrayInputStream(v1),
                 Files.createDirectory(root.resolve("b"))));
         assertTrue(signature.getMessage().contains("signature does not match"), signature.getMessage());
+        // the signature of the statement is checked before a byte is read: a stream that must not be touched
+        Path untouched = Files.createDirectory(root.resolve("untouched"));
+        InputStream never = new InputStream() {
+            @Override
+            public int read() {
+                throw new AssertionError("a byte was read before the signature was checked");
+            }
+        };
+        SupervisionException first = assertThrows(SupervisionException.class, () -> verifier.verifyAndExtract(ID,
+                "1.0", sha, demo.sign(ID, "1.1", sha), Optional.empty(), never, untouched));
+        assertTrue(first.getMessage().contains("signature does not match"), first.getMessage());
+        try (var listing = Files.list(untouched)) {
+            assertEquals(0, listing.count(), "nothing extracted");
+        }
         // a validly signed artifact of another add-on id cannot pass as this one
         byte[] other = Tar.addon("other", "1.0").tgz();
         String otherSha = Fixtures.sha256(other);

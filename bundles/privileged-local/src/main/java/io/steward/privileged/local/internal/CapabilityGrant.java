@@ -1,5 +1,6 @@
 package io.steward.privileged.local.internal;
 
+import io.steward.delivery.AddonManifest;
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.SupervisionException;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -90,6 +92,33 @@ public final class CapabilityGrant {
         } catch (IOException e) {
             throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": cannot resolve binary \""
                     + binary + "\": " + e.getMessage(), e);
+        }
+    }
+
+    /** The supervision kinds whose program gets file capabilities (sidecar and ephemeral_helper call the grant). */
+    public static final Set<String> KINDS = Set.of("sidecar", "agent_sidecar", "ephemeral_helper");
+
+    /**
+     * Binds a grant to the signed manifest of the artifact: the kind must be one that uses capabilities,
+     * {@code binary} must be the manifest's {@code binary}, and every capability (already normalised by
+     * {@link #capabilities}) must be among the manifest's {@code capabilities}.
+     */
+    public static void bound(AddonId id, AddonManifest manifest, String binary, List<String> caps)
+            throws SupervisionException {
+        if (!KINDS.contains(manifest.supervision())) {
+            throw refuse(id, "the manifest's supervision " + printable(manifest.supervision()) + " does not use "
+                    + "capabilities (only " + new TreeSet<>(KINDS) + " do)");
+        }
+        if (!manifest.binary().equals(binary)) {
+            throw refuse(id, printable(String.valueOf(binary)) + " is not the manifest's binary ("
+                    + printable(manifest.binary()) + ")");
+        }
+        Set<String> declared = new TreeSet<>();
+        manifest.capabilities().forEach(c -> declared.add(c.trim().toLowerCase(Locale.ROOT)));
+        List<String> undeclared = caps.stream().filter(c -> !declared.contains(c)).toList();
+        if (!undeclared.isEmpty()) {
+            throw refuse(id, String.join(",", undeclared) + (undeclared.size() == 1 ? " is" : " are")
+                    + " not among the manifest's capabilities " + declared);
         }
     }
 

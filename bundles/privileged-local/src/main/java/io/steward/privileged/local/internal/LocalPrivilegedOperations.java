@@ -9,9 +9,12 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +27,13 @@ import org.slf4j.LoggerFactory;
  * {@code /usr/sbin/getcap}. The program keeps its staged path (there is no root-owned copy), so
  * {@link #release} has nothing to remove. Stateless and thread-safe. Public for the root updater, which grants
  * capabilities with it outside OSGi (this package is not exported).
+ * <p>
+ * A grant is bound to the signed manifest ({@link CapabilityGrant#bound}: its kind, {@code binary} and
+ * {@code capabilities}). Before {@code setcap} (a {@code chown} would clear the capabilities) the program is
+ * made {@code 0750}, owned by root: its group is the agent's group when one is given (the updater's
+ * {@code --agent-group}: the non-root agent runs it through the group bits), else the file keeps its group
+ * (in-process, a root agent staged it, so the group is the agent's own, normally root). Either way no other
+ * local user can execute a capability-bearing file.
  */
 public final class LocalPrivilegedOperations implements PrivilegedOperations {
     static final String SETCAP = "/usr/sbin/setcap";
@@ -31,8 +41,20 @@ public final class LocalPrivilegedOperations implements PrivilegedOperations {
     private static final Logger LOG = LoggerFactory.getLogger(LocalPrivilegedOperations.class);
     private static final long TIMEOUT_SECONDS = 10;
 
+    /** The mode of a capability-bearing program: owner rwx, group r-x, nothing for others. */
+    static final Set<java.nio.file.attribute.PosixFilePermission> PROGRAM_MODE =
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-x---");
+
+    private final OptionalLong group;
+
+    /** In-process (a root agent): the program keeps its group. */
     public LocalPrivilegedOperations() {
-        // stateless
+        this(OptionalLong.empty());
+    }
+
+    /** @param group the group that may execute a capability-bearing program (the agent's), or empty: unchanged */
+    public LocalPrivilegedOperations(OptionalLong group) {
+        this.group = group;
     }
 
     @Override
@@ -42,6 +64,8 @@ public final class LocalPrivilegedOperations implements PrivilegedOperations {
         Objects.requireNonNull(staged, "staged");
         List<String> caps = CapabilityGrant.capabilities(id, capabilities);
         Path program = CapabilityGrant.program(id, staged.directory(), binary);
+        CapabilityGrant.bound(id, staged.manifest(), binary, caps);
+        restrict(id, program);
         String text = String.join(",", caps) + "=+ep";
         Result set = run(id, SETCAP, text, program.toString());
         if (set.code() != 0) {
@@ -55,6 +79,20 @@ public final class LocalPrivilegedOperations implements PrivilegedOperations {
         }
         LOG.info("Add-on {}: granted {} to {}", id, text, program);
         return program;
+    }
+
+    /** Root-owned, {@code 0750}, the agent's group: before setcap, since a chown clears file capabilities. */
+    private void restrict(AddonId id, Path program) throws SupervisionException {
+        try {
+            Files.setAttribute(program, "unix:uid", 0, LinkOption.NOFOLLOW_LINKS);
+            if (group.isPresent()) {
+                Files.setAttribute(program, "unix:gid", (int) group.getAsLong(), LinkOption.NOFOLLOW_LINKS);
+            }
+            Files.setPosixFilePermissions(program, PROGRAM_MODE);
+        } catch (IOException | RuntimeException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": capabilities: cannot make "
+                    + program + " root-owned with mode 0750: " + e.getMessage(), e);
+        }
     }
 
     @Override

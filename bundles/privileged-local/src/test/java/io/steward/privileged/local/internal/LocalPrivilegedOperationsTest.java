@@ -41,8 +41,12 @@ class LocalPrivilegedOperationsTest {
     }
 
     private StagedArtifact artifact() {
-        return new StagedArtifact(staged, new AddonManifest("probe", "1.0.0", "sidecar", "bin/probe", List.of(),
-                List.of("cap_net_raw"), Optional.empty(), Map.of()), "0".repeat(64));
+        return artifact("sidecar", List.of("cap_net_raw", "CAP_NET_ADMIN"));
+    }
+
+    private StagedArtifact artifact(String kind, List<String> declared) {
+        return new StagedArtifact(staged, new AddonManifest("probe", "1.0.0", kind, "bin/probe", List.of(),
+                declared, Optional.empty(), Map.of()), "0".repeat(64));
     }
 
     private static String getcap(Path file) throws Exception {
@@ -65,6 +69,9 @@ class LocalPrivilegedOperationsTest {
         assertTrue(shown.startsWith(program.toString()), shown);
         assertEquals(Set.of("cap_net_admin", "cap_net_raw"), LocalPrivilegedOperations.granted(shown));
         assertTrue(shown.endsWith("cap_net_admin,cap_net_raw=ep"), shown);
+        assertEquals("rwxr-x---", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(staged.resolve("bin/probe"))), "not executable by other users");
+        assertEquals(0, Files.getAttribute(staged.resolve("bin/probe"), "unix:uid"));
         ops.release(ID);   // a no-op in-process: the capability stays on the staged file
         assertEquals(shown, getcap(program));
     }
@@ -74,6 +81,32 @@ class LocalPrivilegedOperationsTest {
                 () -> ops.grantCapabilities(ID, artifact(), binary, caps), binary + " " + caps);
         assertEquals(Disposition.PERMANENT, e.disposition(), e.getMessage());
         assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void aGrantIsBoundToTheSignedManifest() throws Exception {
+        Files.copy(Path.of("/bin/true"), staged.resolve("tool"));
+        Map<String, String> before = Map.of("probe", getcap(staged.resolve("bin/probe")), "tool", getcap(staged.resolve("tool")));
+        refused("tool", List.of("cap_net_raw"), "capabilities refused: tool is not the manifest's binary (bin/probe)");
+        refused("bin/probe", List.of("cap_net_raw", "cap_dac_read_search"),
+                "cap_dac_read_search is not among the manifest's capabilities [cap_net_admin, cap_net_raw]");
+        SupervisionException none = assertThrows(SupervisionException.class, () -> ops.grantCapabilities(ID,
+                artifact("sidecar", List.of()), "bin/probe", List.of("cap_net_raw")));
+        assertTrue(none.getMessage().contains("cap_net_raw is not among the manifest's capabilities []"), none.getMessage());
+        SupervisionException kind = assertThrows(SupervisionException.class, () -> ops.grantCapabilities(ID,
+                artifact("systemd_service", List.of("cap_net_raw")), "bin/probe", List.of("cap_net_raw")));
+        assertTrue(kind.getMessage().contains("supervision systemd_service does not use capabilities"), kind.getMessage());
+        assertEquals(Disposition.PERMANENT, kind.disposition());
+        assertEquals(before, Map.of("probe", getcap(staged.resolve("bin/probe")), "tool", getcap(staged.resolve("tool"))),
+                "nothing granted");
+        SupervisionException helper = null;
+        try {
+            ops.grantCapabilities(ID, artifact("ephemeral_helper", List.of("cap_net_raw")), "bin/probe",
+                    List.of("cap_net_raw"));
+        } catch (SupervisionException e) {
+            helper = e;
+        }
+        assertEquals(null, helper, "ephemeral_helper uses capabilities too");
     }
 
     @Test
