@@ -35,6 +35,7 @@ final class ManifestBinding {
     }
 
     private static SupervisionException refuse(AddonId id, String why) {
-        return new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": install_units refused: " + why);
+        return new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": install_units refused: " + why
+                + " [rule: signed manifest]");
     }
 }

@@ -42,7 +42,7 @@ final class UnitFiles {
             if (!entry.units().contains(u) && present(file)) {
                 throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": " + op + " refused: " + file
                         + " exists and the updater did not install it; Steward never overwrites a unit it does not "
-                        + "own (remove or rename it first)");
+                        + "own (remove or rename it first) [rule: naming convention]");
             }
         }
         checkUnchanged(id, entry, units, op);
@@ -62,7 +62,7 @@ final class UnitFiles {
                 throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": " + op + " refused: " + file
                         + " was changed outside Steward since the updater wrote it (" + now.map(d -> "sha256 " + d)
                         .orElse("no longer a regular file") + ", the updater wrote sha256 " + recorded + "); an "
-                        + "operator restores or removes it");
+                        + "operator restores or removes it [rule: naming convention]");
             }
         }
     }

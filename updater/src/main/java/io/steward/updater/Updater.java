@@ -432,7 +432,7 @@ final class Updater {
             }
             throw new SupervisionException(Disposition.PERMANENT, "add-on " + a.id() + ": " + op + " refused: version "
                     + a.version() + " is older than " + highest.get() + ", which the updater installed before; an "
-                    + "operator allows a rollback with --allow-rollback " + a.id());
+                    + "operator allows a rollback with --allow-rollback " + a.id() + " [rule: no rollback]");
         }
     }
 

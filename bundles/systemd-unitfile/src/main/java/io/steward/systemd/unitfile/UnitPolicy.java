@@ -453,9 +453,9 @@ public final class UnitPolicy {
 
         void checkCommand(Entry e, List<String> argv, boolean root) throws RuleViolation {
             String program = argv.get(0);
-            if (argv.stream().anyMatch(w -> w.contains(";"))) {
-                throw violation(e, PROGRAMS, e.key() + "= has a \";\", which systemd reads as a second command line "
-                        + "and shells as a command separator");
+            if (argv.stream().anyMatch(w -> w.equals(";"))) {
+                throw violation(e, PROGRAMS, e.key() + "= has a \";\" word, which systemd reads as the start of a "
+                        + "second command line");
             }
             if (!program.startsWith("/")) {
                 throw violation(e, PROGRAMS, e.key() + "= runs \"" + printable(program) + "\", not an absolute path "

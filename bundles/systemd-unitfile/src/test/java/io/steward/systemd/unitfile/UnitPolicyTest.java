@@ -78,7 +78,8 @@ class UnitPolicyTest {
         assertRule("root-owned paths", "[Service]\nExecStart=/bin/x ../../tmp/evil\n");
         assertRule("absolute programs", "[Service]\nExecStart=true\n");
         assertRule("absolute programs", "[Service]\nExecStart=/bin/true ; /tmp/evil\n");
-        assertRule("absolute programs", "[Service]\nExecStart=/bin/sh -c \"a;b\"\n");
+        assertRule("absolute programs", "[Service]\nExecStart=/bin/true \";\" /bin/x\n");
+        assertRule("root-owned paths", "[Service]\nExecStart=/bin/sh -c \"true;/tmp/evil\"\n");
         assertRule("directive allowlist", "[Service]\nExecStart=@/bin/x y\n");
         assertRule("directive allowlist", "[Service]\nExecSearchPath=/tmp\nExecStart=/bin/true\n");
         assertRule("whole-word quotes", "[Service]\nExecStart=/bin/x a\"b c\"\n");
@@ -87,6 +88,11 @@ class UnitPolicyTest {
         assertRule("known variables", "[Service]\nExecStart=/bin/sh -c 'exec $X'\n");
         assertRule("root-owned paths", "[Service]\nEnvironment=D=/open\nExecStart=/bin/x ${D}/evil\n");
         assertRule("root-owned paths", "[Service]\nEnvironment=P=/open/e\nExecStart=$P\n");
+    }
+
+    @Test
+    void aSemicolonInsideAnArgumentIsAnArgument() throws Exception {
+        service("[Service]\nExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n");
     }
 
     @Test

@@ -107,18 +107,18 @@ public final class CapabilityGrant {
             throws SupervisionException {
         if (!KINDS.contains(manifest.supervision())) {
             throw refuse(id, "the manifest's supervision " + printable(manifest.supervision()) + " does not use "
-                    + "capabilities (only " + new TreeSet<>(KINDS) + " do)");
+                    + "capabilities (only " + new TreeSet<>(KINDS) + " do) [rule: signed manifest]");
         }
         if (!manifest.binary().equals(binary)) {
             throw refuse(id, printable(String.valueOf(binary)) + " is not the manifest's binary ("
-                    + printable(manifest.binary()) + ")");
+                    + printable(manifest.binary()) + ") [rule: signed manifest]");
         }
         Set<String> declared = new TreeSet<>();
         manifest.capabilities().forEach(c -> declared.add(c.trim().toLowerCase(Locale.ROOT)));
         List<String> undeclared = caps.stream().filter(c -> !declared.contains(c)).toList();
         if (!undeclared.isEmpty()) {
             throw refuse(id, String.join(",", undeclared) + (undeclared.size() == 1 ? " is" : " are")
-                    + " not among the manifest's capabilities " + declared);
+                    + " not among the manifest's capabilities " + declared + " [rule: signed manifest]");
         }
     }
 

@@ -244,7 +244,7 @@ public final class UnitSupervisor {
             if (!p.loaded()) {
                 return of(id, SupervisionState.PENDING, version, p.name() + " is not loaded (" + p.loadState() + ")");
             }
-            if (!p.enabled()) {
+            if (!p.enabled() && !"static".equals(p.unitFileState())) {     // static: no [Install], nothing to link
                 return of(id, SupervisionState.PENDING, version, p.name() + " is " + (p.unitFileState().isEmpty()
                         ? "not enabled" : p.unitFileState()) + " (changed outside Steward)");
             }
