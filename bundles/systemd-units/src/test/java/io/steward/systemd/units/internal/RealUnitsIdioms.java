@@ -55,7 +55,18 @@ final class RealUnitsIdioms {
     }
 
     private static void add(Map<String, Set<String>> out, String idiom, UnitFile u) {
-        out.computeIfAbsent(idiom, k -> new TreeSet<>()).add(u.name());
+        add(out, idiom, u, "");
+    }
+
+    /** Records that {@code u} uses {@code idiom}; entries are "unit" or "unit(example)". */
+    private static void add(Map<String, Set<String>> out, String idiom, UnitFile u, String example) {
+        out.computeIfAbsent(idiom, k -> new TreeSet<>()).add(u.name() + (example.isEmpty() ? "" : "(" + example
+                + ")"));
+    }
+
+    /** How many distinct units an idiom's entries name. */
+    static long units(Set<String> entries) {
+        return entries.stream().map(e -> e.contains("(") ? e.substring(0, e.indexOf('(')) : e).distinct().count();
     }
 
     private static void scanOne(UnitFile u, Set<String> own, Map<String, Set<String>> out) {
@@ -87,76 +98,93 @@ final class RealUnitsIdioms {
                 add(out, ".include -> no includes", u);
             }
         }
+        if (u.lines().stream().noneMatch(l -> l.section().equals("Install"))) {
+            add(out, "no [Install] section (a static unit: Steward reports it PENDING, 'static')", u);
+        }
+        if (!u.isTimer()) {
+            for (String m : RealUnitsTest.missingAccounts(u)) {
+                add(out, "User=/Group= an account that does not exist on this host (systemd: 217/USER)", u, m);
+            }
+        }
         for (Line l : u.lines()) {
             String k = l.key();
+            if (l.section().equals("Unit") && (k.startsWith("Condition") || k.startsWith("Assert"))) {
+                add(out, "Condition*=/Assert*= (host config present, not in a container, ...)", u, k + "=" + l.value());
+            }
             String v = l.value();
             if (!Set.of("Unit", "Service", "Timer", "Install").contains(l.section())) {
                 add(out, "section other than [Unit] [Service] [Timer] [Install] -> section allowlist", u);
             }
             for (Matcher m = SPECIFIER.matcher(v); m.find(); ) {
                 if ("nNpiI%".indexOf(m.group(1).charAt(0)) < 0) {
-                    add(out, "specifier %" + m.group(1) + " -> specifier allowlist", u);
+                    add(out, "specifier other than %n %N %p %i %I %% -> specifier allowlist", u, "%" + m.group(1));
                 }
             }
             if (RealUnits.EXEC_KEYS.contains(k)) {
                 scanExec(u, l, out);
             } else if (v.contains("$")) {
-                add(out, "'$' outside Exec*= (" + k + "=) -> known variables", u);
+                add(out, "'$' outside Exec*= -> known variables", u, k);
             }
             switch (k) {
                 case "EnvironmentFile" -> add(out, v.startsWith("-") ? "EnvironmentFile=-/etc/default/... (optional)"
-                        + " -> directive allowlist" : "EnvironmentFile= (required) -> directive allowlist", u);
+                        + " -> directive allowlist" : "EnvironmentFile= (required) -> directive allowlist", u, v);
                 case "StateDirectory", "RuntimeDirectory", "CacheDirectory", "LogsDirectory",
-                        "ConfigurationDirectory" -> add(out, k + "=<package name> -> directive allowlist", u);
-                case "Alias", "Also", "DefaultInstance" -> add(out, k + "= -> install targets", u);
+                        "ConfigurationDirectory" -> add(out, "State/Runtime/Cache/Logs/ConfigurationDirectory= a "
+                        + "package directory -> directive allowlist", u, k + "=" + v);
+                case "Alias", "Also", "DefaultInstance" -> add(out, k + "= -> install targets", u, v);
                 case "WantedBy", "RequiredBy" -> {
                     for (String w : v.split("\\s+")) {
                         if (!w.isEmpty() && !INSTALL_TARGETS.contains(w)) {
-                            add(out, k + "=" + (own.contains(w) ? "<own unit>" : w) + " -> install targets", u);
+                            add(out, "WantedBy=/RequiredBy= another target or unit -> install targets", u,
+                                    own.contains(w) ? "own " + w : w);
                         }
                     }
                 }
                 case "User", "Group" -> {
                     if (!v.equals("root") && !v.equals("0")) {
-                        add(out, k + "=<non-root account>", u);
+                        add(out, "User=/Group= a non-root account", u, k + "=" + v);
                     }
                 }
                 case "DynamicUser" -> add(out, "DynamicUser=", u);
-                case "PIDFile" -> add(out, "PIDFile= (" + (v.startsWith("/run/") || v.startsWith("/var/run/")
-                        ? "under /run" : v) + ") -> root-owned paths judges it", u);
-                case "WorkingDirectory" -> add(out, "WorkingDirectory=" + v + " -> root-owned paths judges it", u);
+                case "PIDFile" -> add(out, "PIDFile= (root-owned paths judges it)", u, v);
+                case "WorkingDirectory" -> add(out, "WorkingDirectory= (root-owned paths judges it)", u, v);
                 case "Type" -> add(out, "Type=" + v, u);
+                case "RemainAfterExit" -> add(out, "RemainAfterExit=", u, v);
                 case "BusName" -> add(out, "BusName= (Type=dbus)", u);
                 case "StandardOutput", "StandardError", "StandardInput" -> {
                     if (v.startsWith("file:") || v.startsWith("append:") || v.startsWith("truncate:")) {
-                        add(out, k + "=" + v.substring(0, v.indexOf(':') + 1) + " -> directive allowlist", u);
+                        add(out, "StandardOutput/Error/Input=file:|append:|truncate: -> directive allowlist", u, k
+                                + "=" + v);
                     }
                 }
                 case "FailureAction", "SuccessAction", "StartLimitAction", "JobTimeoutAction" -> {
                     if (!v.equals("none")) {
-                        add(out, k + "=" + v + " -> directive allowlist", u);
+                        add(out, "FailureAction/SuccessAction/StartLimitAction/JobTimeoutAction other than none "
+                                + "-> directive allowlist", u, k + "=" + v);
                     }
                 }
                 case "Environment" -> {
                     add(out, "Environment=", u);
                     for (String name : LOADER_VARIABLES) {
                         if (v.matches(".*(^|[\\s\"'])" + name + "=.*")) {
-                            add(out, "Environment=" + name + "=... -> environment judges its entries", u);
+                            add(out, "Environment= a loader/search variable -> environment judges its entries", u,
+                                    name);
                         }
                     }
                 }
                 case "ReadWritePaths", "ReadWriteDirectories", "ReadOnlyPaths", "ReadOnlyDirectories",
                         "InaccessiblePaths", "InaccessibleDirectories", "ExecPaths", "NoExecPaths" ->
-                        add(out, k + "= (not in rules.md's lists; depends on the allowlist)", u);
+                        add(out, "ReadWritePaths=/ReadOnlyPaths=/...Directories=/ExecPaths= (not named in the rules; "
+                                + "depends on the allowlist)", u, k);
                 case "AppArmorProfile", "SELinuxContext", "SmackProcessLabel" ->
-                        add(out, k + "= (depends on the allowlist)", u);
+                        add(out, "AppArmorProfile=/SELinuxContext= (depends on the allowlist)", u, k);
                 case "PermissionsStartOnly" -> add(out, "PermissionsStartOnly= (deprecated; depends on the "
                         + "allowlist)", u);
                 default -> {
                 }
             }
             if (REFUSED_DIRECTIVES.contains(k)) {
-                add(out, k + "= -> directive allowlist (always refused)", u);
+                add(out, "a directive rules.md always refuses -> directive allowlist", u, k);
             }
             if (DEPENDENCY_KEYS.contains(k)) {
                 for (String w : v.split("\\s+")) {
@@ -164,8 +192,15 @@ final class RealUnitsIdioms {
                             && w.equals("shutdown.target")) {
                         continue;
                     }
-                    add(out, own.contains(w) ? k + "=<unit of the same package, another add-on> -> own dependencies"
-                            : k + "=" + w + " -> own dependencies", u);
+                    if (own.contains(w)) {
+                        add(out, "Wants=/Requires=/BindsTo=/PartOf=/... a unit of the same package (another add-on) "
+                                + "-> own dependencies", u, k + "=" + w);
+                    } else if (k.equals("Conflicts")) {
+                        add(out, "Conflicts= a foreign unit -> own dependencies", u, w);
+                    } else {
+                        add(out, "Wants=/Requires=/BindsTo=/PartOf=/... a foreign unit -> own dependencies", u,
+                                k + "=" + w);
+                    }
                 }
             }
             if (k.equals("Unit") && l.section().equals("Timer")) {
@@ -199,8 +234,8 @@ final class RealUnitsIdioms {
         String rest = v.substring(i);
         String program = rest.split("\\s+", 2)[0];
         if (!program.startsWith("/") && !program.startsWith("\"/") && !program.startsWith("'/")) {
-            add(out, "Exec*= program not an absolute path (" + program + ") -> absolute programs (the test "
-                    + "replaces programs)", u);
+            add(out, "Exec*= program not an absolute path -> absolute programs (the test replaces programs)", u,
+                    program);
         }
         if (rest.matches(".*(^|\\s);(\\s|$).*")) {
             add(out, "Exec*= ';' as a word (several commands) -> absolute programs", u);
@@ -219,11 +254,11 @@ final class RealUnitsIdioms {
             boolean own = u.all("Service", "Environment").stream().anyMatch(e -> e.matches("(?s).*(^|[\\s\"'])"
                     + name + "=.*"));
             if (Set.of("MAINPID", "MANAGERPID", "INVOCATION_ID").contains(name)) {
-                add(out, "Exec*= $" + name + " (allowed)", u);
+                add(out, "Exec*= $MAINPID/${MAINPID} (allowed)", u, name);
             } else if (own) {
                 add(out, "Exec*= $VAR set by the unit's own Environment= (allowed)", u);
             } else {
-                add(out, "Exec*= $VAR from EnvironmentFile= or unset ($" + name + "...) -> known variables", u);
+                add(out, "Exec*= $VAR from EnvironmentFile= (or unset) -> known variables", u, name);
             }
         }
         if (rest.replaceAll("\\$\\{?[A-Za-z_][A-Za-z0-9_]*\\}?", "").contains("$")) {
@@ -236,7 +271,8 @@ final class RealUnitsIdioms {
             }
             String verdict = judge(p);
             if (!verdict.isEmpty()) {
-                add(out, "Exec*= argument path " + verdict + " -> root-owned paths", u);
+                add(out, "Exec*= argument path in a directory not root-owned or group/other-writable here "
+                        + "-> root-owned paths", u, p + ": " + verdict);
             }
         }
     }
@@ -279,7 +315,7 @@ final class RealUnitsIdioms {
     /** How an absolute argument fares with "root-owned paths" on this host; empty when it passes. */
     static String judge(String path) {
         if (path.contains("/./") || path.contains("/../") || path.endsWith("/.") || path.endsWith("/..")) {
-            return "with . or .. components";
+            return ". or .. component";
         }
         Path p = Path.of(path.replaceAll("%.", "x"));
         for (Path cur = p.getRoot(), next; cur != null; cur = next) {
@@ -291,7 +327,8 @@ final class RealUnitsIdioms {
                 Set<PosixFilePermission> perms = a.permissions();
                 if (!a.owner().getName().equals("root") || perms.contains(PosixFilePermission.GROUP_WRITE)
                         || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                    return "in a directory not root-owned or writable by others here (" + cur + ")";
+                    return cur + " is " + a.owner().getName() + ":" + a.group().getName() + " "
+                            + java.nio.file.attribute.PosixFilePermissions.toString(perms);
                 }
             } catch (Exception e) {
                 return "";

@@ -193,7 +193,9 @@ class RealUnitsTest {
                 reason = s.detail();
             } else {
                 outcome = Outcome.FAILED;
-                reason = s.state() + ": " + s.detail();
+                reason = (s.detail().contains(" is static") ? "static unit (no [Install] section): Steward enables "
+                        + "only units with one and reports this one " : "") + s.state() + ": " + s.detail();
+                detail = "add-on " + id + ": " + s.state() + ": " + s.detail();
             }
         } catch (SupervisionException e) {
             String m = e.getMessage();
@@ -236,7 +238,7 @@ class RealUnitsTest {
         SupervisionStatus s = first;
         Instant deadline = Instant.now().plusSeconds(20);
         while (s.state() != SupervisionState.READY && s.state() != SupervisionState.FAILED
-                && Instant.now().isBefore(deadline)) {
+                && s.state() != SupervisionState.PENDING && Instant.now().isBefore(deadline)) {
             try {
                 Thread.sleep(100);     // polling a condition with a deadline, not a fixed wait
             } catch (InterruptedException e) {
@@ -255,12 +257,16 @@ class RealUnitsTest {
             names.add(c.rename().get(u.name()));
         }
         List<String> left = new ArrayList<>();
-        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
-            for (Path p : s.toList()) {
+        for (Path p : walkTolerant(sandbox.unitDir())) {
+            {
                 String n = p.getFileName().toString();
                 boolean own = names.contains(n) || names.contains(n.replaceAll("\\.d$", ""));
                 if (!own && Files.isSymbolicLink(p)) {
-                    own = names.contains(Path.of(Files.readSymbolicLink(p).toString()).getFileName().toString());
+                    try {
+                        own = names.contains(Path.of(Files.readSymbolicLink(p).toString()).getFileName().toString());
+                    } catch (java.nio.file.NoSuchFileException gone) {
+                        continue;     // another add-on's link, removed meanwhile
+                    }
                 }
                 if (own) {
                     left.add(sandbox.unitDir().relativize(p).toString());
@@ -268,6 +274,22 @@ class RealUnitsTest {
             }
         }
         return left;
+    }
+
+    /**
+     * The unit directory's entries while other add-ons are installed and removed at the same time: systemd
+     * deletes an emptied {@code *.wants} directory under a walk, so a walk that meets a vanished entry starts over.
+     */
+    private static List<Path> walkTolerant(Path dir) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            try (Stream<Path> s = Files.walk(dir)) {
+                return s.toList();
+            } catch (java.nio.file.NoSuchFileException | java.io.UncheckedIOException e) {
+                if (attempt >= 20) {
+                    throw e instanceof IOException io ? io : new IOException(e);
+                }
+            }
+        }
     }
 
     private static Set<String> listing(Path dir) throws IOException {
@@ -330,6 +352,7 @@ class RealUnitsTest {
             Map.entry(238, "STATE_DIRECTORY"), Map.entry(239, "CACHE_DIRECTORY"), Map.entry(240, "LOGS_DIRECTORY"),
             Map.entry(241, "CONFIGURATION_DIRECTORY"), Map.entry(243, "CREDENTIALS"), Map.entry(231, "APPARMOR"));
     private static final Pattern STATUS = Pattern.compile("status (\\d+)");
+    private static final Pattern NO_SUCH_UNIT = Pattern.compile("NoSuchUnit: Unit (\\S+) not found");
 
     /** Why systemd could not run it, as far as the host tells: missing accounts, exit statuses, conditions. */
     private static String failureReason(Case c, UnitFile svc, String message) {
@@ -345,18 +368,25 @@ class RealUnitsTest {
                 why.add("no such account here: " + String.join(", ", missing));
             }
         }
+        Matcher dep = NO_SUCH_UNIT.matcher(message);
+        if (dep.find()) {
+            String needed = dep.group(1);
+            boolean sibling = needed.startsWith("steward-");
+            why.add("needs " + needed + (sibling ? ", a unit of the same package that is another add-on here"
+                    : ", which this host does not have (Debian's package ships it, or it is the init system's)"));
+        }
         if (message.contains("inactive/dead")) {
-            List<String> conditions = new ArrayList<>();
+            Set<String> conditions = new java.util.LinkedHashSet<>();
             for (UnitFile u : c.files()) {
                 u.lines().stream().filter(l -> l.section().equals("Unit")
                         && (l.key().startsWith("Condition") || l.key().startsWith("Assert")))
                         .forEach(l -> conditions.add(l.key() + "=" + l.value()));
             }
             if (!conditions.isEmpty()) {
-                why.add("a condition did not hold? " + String.join(" ", conditions));
+                why.add("skipped by its own condition (" + String.join(" ", conditions) + ")");
             }
         }
-        String journal = journal("steward-" + c.id() + ".service");
+        String journal = journal(c.rename().get(c.primary().name()));
         if (!journal.isEmpty()) {
             why.add("journal: " + journal);
         }
@@ -419,10 +449,10 @@ class RealUnitsTest {
 
     private static void print(List<Result> results, long units, Duration took) {
         StringBuilder b = new StringBuilder("\n==== Debian 12 unit corpus (RealUnitsTest) ====\n");
-        b.append(String.format("%-58s %-16s %-30s %s%n", "unit", "type", "outcome", "rule or reason"));
+        b.append(String.format("%-58s %-16s %-30s %5s  %s%n", "unit", "type", "outcome", "s", "rule or reason"));
         for (Result r : results) {
-            b.append(String.format("%-58s %-16s %-30s %s%n", r.c().pkg() + "/" + r.c().label(), r.c().type(),
-                    r.outcome().text, r.reason()));
+            b.append(String.format("%-58s %-16s %-30s %5.1f  %s%n", r.c().pkg() + "/" + r.c().label(), r.c().type(),
+                    r.outcome().text, r.took().toMillis() / 1000.0, r.reason()));
         }
         Map<Outcome, Long> counts = new TreeMap<>();
         results.forEach(r -> counts.merge(r.outcome(), 1L, Long::sum));
@@ -437,6 +467,10 @@ class RealUnitsTest {
             }
         }
         b.append(String.format(" (%d add-ons, %d unit files, %d s)%n", results.size(), units, took.toSeconds()));
+        Map<String, Long> causes = new TreeMap<>();
+        results.stream().filter(r -> r.outcome() == Outcome.FAILED || r.outcome() == Outcome.NOT_RUN)
+                .forEach(r -> causes.merge(cause(r.reason()), 1L, Long::sum));
+        b.append("failed or not run, by cause: ").append(causes).append('\n');
         Map<String, Long> rules = new TreeMap<>();
         results.stream().filter(r -> r.outcome() == Outcome.REFUSED).forEach(r -> rules.merge(r.reason(), 1L,
                 Long::sum));
@@ -452,13 +486,36 @@ class RealUnitsTest {
         System.out.println(b);
     }
 
+    /** A short class for a failure reason, for the tally. */
+    static String cause(String reason) {
+        if (reason.startsWith("Type=dbus")) {
+            return "Type=dbus (not run)";
+        }
+        if (reason.contains(", a unit of the same package")) {
+            return "needs a unit of its package installed as another add-on";
+        }
+        if (reason.contains("needs ")) {
+            return "needs a unit this host does not have (socket, mount, target)";
+        }
+        if (reason.contains("no such account here")) {
+            return "User=/Group= account missing on this host";
+        }
+        if (reason.startsWith("skipped by its own condition")) {
+            return "its Condition*= does not hold here (no config, container)";
+        }
+        if (reason.startsWith("static unit")) {
+            return "static unit (no [Install])";
+        }
+        return "other";
+    }
+
     // ---- idioms: what Debian units do that a strict policy has to decide on ---------------------------------------
 
     private static void printIdioms(Map<String, List<UnitFile>> corpus) {
         Map<String, Set<String>> idioms = RealUnitsIdioms.scan(corpus);
         StringBuilder b = new StringBuilder("\n==== Debian idioms in the corpus (units that use each, as shipped) ====\n");
-        idioms.forEach((idiom, names) -> b.append(String.format("%4d  %-72s %s%n", names.size(), idiom,
-                names.size() <= 6 ? String.join(" ", names) : String.join(" ", List.copyOf(names).subList(0, 6))
+        idioms.forEach((idiom, names) -> b.append(String.format("%4d  %-100s %s%n", RealUnitsIdioms.units(names),
+                idiom, names.size() <= 8 ? String.join(" ", names) : String.join(" ", List.copyOf(names).subList(0, 8))
                         + " …")));
         System.out.println(b);
     }
