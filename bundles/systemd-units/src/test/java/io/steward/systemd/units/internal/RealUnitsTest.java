@@ -63,7 +63,7 @@ class RealUnitsTest {
             "own timer", "not the agent's user", "naming convention", "signed manifest", "what systemd loaded",
             "no rollback");
     private static final Pattern RULE_TAG = Pattern.compile("\\[rule: ([^\\]]+)\\]");
-    private static final int THREADS = 4;
+    private static final int THREADS = 6;
 
     private static SystemdSandbox sandbox;
     private static SystemdDbusManager systemd;
@@ -128,13 +128,20 @@ class RealUnitsTest {
         ExecutorService pool = Executors.newFixedThreadPool(THREADS);
         List<Result> results = new ArrayList<>();
         try {
-            List<Future<Result>> futures = new ArrayList<>();
-            for (Case c : cases) {
-                futures.add(pool.submit(() -> run(c)));
+            // a package's add-ons one after the other (each removed before the next), packages concurrently: a
+            // unit that needs a sibling of its package never finds it installed by chance
+            Map<String, List<Case>> byPackage = new TreeMap<>();
+            cases.forEach(c -> byPackage.computeIfAbsent(c.pkg(), k -> new ArrayList<>()).add(c));
+            List<Future<List<Result>>> futures = new ArrayList<>();
+            List<List<Case>> longestFirst = new ArrayList<>(byPackage.values());
+            longestFirst.sort((a, b) -> b.size() - a.size());
+            for (List<Case> pkg : longestFirst) {
+                futures.add(pool.submit(() -> pkg.stream().map(this::run).toList()));
             }
-            for (Future<Result> fu : futures) {
-                results.add(fu.get(5, TimeUnit.MINUTES));
+            for (Future<List<Result>> fu : futures) {
+                results.addAll(fu.get(5, TimeUnit.MINUTES));
             }
+            results.sort(java.util.Comparator.comparing((Result r) -> r.c().pkg()).thenComparing(r -> r.c().label()));
         } finally {
             pool.shutdownNow();
         }
@@ -171,6 +178,18 @@ class RealUnitsTest {
         for (UnitFile u : c.files()) {
             files.put(c.rename().get(u.name()), RealUnits.convert(u, c.rename()));
         }
+        String dump = System.getProperty("realunits.dump");
+        if (dump != null) {
+            try {
+                Path dir = Files.createDirectories(Path.of(dump, c.pkg(), id));
+                for (Map.Entry<String, String> e : files.entrySet()) {
+                    Files.writeString(dir.resolve(e.getKey()), e.getValue());
+                }
+                Files.writeString(dir.resolve("standin"), standin.get());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         files.put("standin", standin.get());
         files.put("standin-step", RealUnits.STEP_SCRIPT);
         List<Path> hostDirs = hostDirectories(c);
@@ -191,6 +210,10 @@ class RealUnitsTest {
             if (s.state() == SupervisionState.READY) {
                 outcome = Outcome.RUNNING;
                 reason = s.detail();
+                List<String> foreign = foreignNames(c);
+                if (!foreign.isEmpty()) {
+                    detail = "enabling it created names outside the convention: " + String.join(", ", foreign);
+                }
             } else {
                 outcome = Outcome.FAILED;
                 reason = (s.detail().contains(" is static") ? "static unit (no [Install] section): Steward enables "
@@ -290,6 +313,26 @@ class RealUnitsTest {
                 }
             }
         }
+    }
+
+    /** Links in the unit directory, named outside the convention, that point at the add-on's units (Alias=). */
+    private static List<String> foreignNames(Case c) throws IOException {
+        Set<String> names = new TreeSet<>();
+        c.files().forEach(u -> names.add(c.rename().get(u.name())));
+        List<String> out = new ArrayList<>();
+        for (Path p : walkTolerant(sandbox.unitDir())) {
+            String n = p.getFileName().toString();
+            if (Files.isSymbolicLink(p) && !n.startsWith("steward-")) {
+                try {
+                    if (names.contains(Path.of(Files.readSymbolicLink(p).toString()).getFileName().toString())) {
+                        out.add(sandbox.unitDir().relativize(p).toString());
+                    }
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // another add-on's, removed meanwhile
+                }
+            }
+        }
+        return out;
     }
 
     private static Set<String> listing(Path dir) throws IOException {
@@ -477,8 +520,12 @@ class RealUnitsTest {
         if (!rules.isEmpty()) {
             b.append("refusals by rule: ").append(rules).append('\n');
         }
+        b.append("names outside the convention that enabling created (Alias=):\n");
+        results.stream().filter(r -> r.outcome() == Outcome.RUNNING && !r.detail().isEmpty())
+                .forEach(r -> b.append("  ").append(r.c().label()).append(": ").append(r.detail()).append('\n'));
         b.append("refusal sentences:\n");
-        results.stream().filter(r -> !r.detail().isEmpty() && r.outcome() != Outcome.FAILED)
+        results.stream().filter(r -> !r.detail().isEmpty() && r.outcome() != Outcome.FAILED
+                        && r.outcome() != Outcome.RUNNING)
                 .forEach(r -> b.append("  ").append(r.detail()).append('\n'));
         b.append("failure messages:\n");
         results.stream().filter(r -> r.outcome() == Outcome.FAILED)
