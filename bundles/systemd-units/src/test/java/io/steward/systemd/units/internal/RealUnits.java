@@ -158,7 +158,7 @@ final class RealUnits {
      * shipped file to the name it is installed under.
      */
     record Case(String pkg, String id, String kind, UnitFile primary, List<UnitFile> files,
-                Map<String, String> rename) {
+                Map<String, String> rename, List<UnitFile> packageFiles) {
         String label() {
             return primary.name() + (files.size() > 1 ? " + " + files.get(1).name() : "");
         }
@@ -208,7 +208,7 @@ final class RealUnits {
                 members.add(byName.get(p[2]));
             }
             out.add(new Case(pkg, p[0], primary.isTimer() ? "systemd_timer" : "systemd_service", primary,
-                    List.copyOf(members), Map.copyOf(rename)));
+                    List.copyOf(members), Map.copyOf(rename), List.copyOf(files)));
         }
         return out;
     }

@@ -48,10 +48,39 @@ final class RealUnitsIdioms {
             Set<String> own = new TreeSet<>();
             files.forEach(u -> own.add(u.name()));
             for (UnitFile u : files) {
-                scanOne(u, own, out);
+                scanOne(u, own, Set.of(u.name()), out);
             }
         }
         return out;
+    }
+
+    /**
+     * The rules (of {@link RealUnitsTest#RULES}) the idioms of one add-on's shipped units point at: a forecast of
+     * what the strict policy will refuse, not its verdict. Idioms the test's transformation removes (programs,
+     * the timer's Unit=) are left out.
+     */
+    static Set<String> forecast(List<UnitFile> addon, List<UnitFile> pkg) {
+        Set<String> own = new TreeSet<>();
+        pkg.forEach(u -> own.add(u.name()));
+        Map<String, Set<String>> out = new LinkedHashMap<>();
+        Set<String> members = new TreeSet<>();
+        addon.forEach(u -> members.add(u.name()));
+        for (UnitFile u : addon) {
+            scanOne(u, own, members, out);
+        }
+        Set<String> rules = new TreeSet<>();
+        for (String idiom : out.keySet()) {
+            int arrow = idiom.indexOf("-> ");
+            if (arrow < 0 || idiom.contains("the test replaces")) {
+                continue;
+            }
+            String rest = idiom.substring(arrow + 3);
+            String rule = rest.contains(" (") ? rest.substring(0, rest.indexOf(" (")) : rest;
+            if (RealUnitsTest.RULES.contains(rule)) {
+                rules.add(rule);
+            }
+        }
+        return rules;
     }
 
     private static void add(Map<String, Set<String>> out, String idiom, UnitFile u) {
@@ -69,7 +98,7 @@ final class RealUnitsIdioms {
         return entries.stream().map(e -> e.contains("(") ? e.substring(0, e.indexOf('(')) : e).distinct().count();
     }
 
-    private static void scanOne(UnitFile u, Set<String> own, Map<String, Set<String>> out) {
+    private static void scanOne(UnitFile u, Set<String> own, Set<String> members, Map<String, Set<String>> out) {
         // physical-text idioms
         for (int i = 0; i < u.physical().size(); i++) {
             String line = u.physical().get(i);
@@ -192,7 +221,9 @@ final class RealUnitsIdioms {
                             && w.equals("shutdown.target")) {
                         continue;
                     }
-                    if (own.contains(w)) {
+                    if (members.contains(w)) {
+                        add(out, "Wants=/Requires=/... a unit of the same add-on (allowed)", u, k + "=" + w);
+                    } else if (own.contains(w)) {
                         add(out, "Wants=/Requires=/BindsTo=/PartOf=/... a unit of the same package (another add-on) "
                                 + "-> own dependencies", u, k + "=" + w);
                     } else if (k.equals("Conflicts")) {

@@ -510,6 +510,31 @@ class RealUnitsTest {
             }
         }
         b.append(String.format(" (%d add-ons, %d unit files, %d s)%n", results.size(), units, took.toSeconds()));
+        // forecast: what the idioms of each add-on point at under the strict rules (rules.md)
+        Map<String, List<UnitFile>> pkgs = new TreeMap<>();
+        results.forEach(r -> pkgs.putIfAbsent(r.c().pkg(), r.c().packageFiles()));
+        long refusedLater = 0;
+        long runningLater = 0;
+        long failingLater = 0;
+        Map<String, Long> forecastRules = new TreeMap<>();
+        StringBuilder still = new StringBuilder();
+        for (Result r : results) {
+            Set<String> rules = RealUnitsIdioms.forecast(r.c().files(), r.c().packageFiles());
+            rules.forEach(x -> forecastRules.merge(x, 1L, Long::sum));
+            if (!rules.isEmpty()) {
+                refusedLater++;
+            } else if (r.outcome() == Outcome.RUNNING) {
+                runningLater++;
+            } else {
+                failingLater++;
+                still.append("  ").append(r.c().label()).append(": ").append(r.reason()).append('\n');
+            }
+        }
+        b.append(String.format("forecast under the strict rules (from the idioms, before systemd): %d would be refused, "
+                + "%d still installed and running, %d still failing or not run -> %.1f %%%n", refusedLater,
+                runningLater, failingLater, 100.0 * (refusedLater + runningLater) / results.size()));
+        b.append("add-ons each rule would refuse (an add-on can trip several): ").append(forecastRules).append('\n');
+        b.append("still failing with no rule to refuse them first:\n").append(still);
         Map<String, Long> causes = new TreeMap<>();
         results.stream().filter(r -> r.outcome() == Outcome.FAILED || r.outcome() == Outcome.NOT_RUN)
                 .forEach(r -> causes.merge(cause(r.reason()), 1L, Long::sum));
