@@ -213,6 +213,37 @@ final class RealUnits {
         return out;
     }
 
+    /**
+     * Packages whose units name a unit another package ships or aliases (Conflicts=, Wants=, After=, … against
+     * file names and Alias=): package → the representative of its group (union-find), for running them apart.
+     */
+    static Map<String, String> interacting(Map<String, List<UnitFile>> corpus) {
+        Map<String, String> provider = new TreeMap<>();
+        corpus.forEach((pkg, files) -> files.forEach(u -> {
+            provider.put(u.name(), pkg);
+            u.all("Install", "Alias").forEach(v -> List.of(v.split("\\s+")).forEach(a -> provider.put(a, pkg)));
+        }));
+        Map<String, String> parent = new TreeMap<>();
+        corpus.keySet().forEach(p -> parent.put(p, p));
+        java.util.function.UnaryOperator<String> find = new java.util.function.UnaryOperator<>() {
+            @Override
+            public String apply(String p) {
+                while (!parent.get(p).equals(p)) {
+                    p = parent.get(p);
+                }
+                return p;
+            }
+        };
+        corpus.forEach((pkg, files) -> files.forEach(u -> u.lines().stream()
+                .filter(l -> UNIT_LIST_KEYS.contains(l.key()) && !l.key().equals("Alias"))
+                .flatMap(l -> List.of(l.value().split("\\s+")).stream())
+                .map(provider::get).filter(other -> other != null && !other.equals(pkg))
+                .forEach(other -> parent.put(find.apply(other), find.apply(pkg)))));
+        Map<String, String> out = new TreeMap<>();
+        corpus.keySet().forEach(p -> out.put(p, find.apply(p)));
+        return out;
+    }
+
     // ---- the transformation ------------------------------------------------------------------------------
 
     /**
