@@ -53,7 +53,8 @@ import org.junit.jupiter.api.Test;
  * becomes a stand-in shipped in the artifact that satisfies the unit's {@code Type=}; arguments and every other
  * line stay as Debian ships them. The outcome of each: installed and running, refused (the refusal sentence and
  * its {@code [rule: …]}), failed (systemd could not run it), or not run (Type=dbus). At least 90 % must be
- * installed and running or refused by a rule of docs' rule vocabulary.
+ * installed and running or refused with a tag of the unit rules' vocabulary ({@link #RULES}); see
+ * {@code src/test/resources/debian-units/README.md}.
  */
 class RealUnitsTest {
     /** The rule vocabulary of the unit policy: a refusal tagged with one of these is deliberate. */
