@@ -78,7 +78,7 @@ final class Directives {
                 "MemoryAccounting", "MemoryMin", "MemoryLow", "MemoryHigh", "MemoryMax", "MemorySwapMax", "MemoryLimit",
                 "TasksAccounting", "TasksMax", "IOAccounting", "IOWeight", "StartupIOWeight", "ManagedOOMSwap",
                 "ManagedOOMMemoryPressure", "ManagedOOMMemoryPressureLimit", "ManagedOOMPreference",
-                "FileDescriptorStoreMax", "RuntimeDirectoryPreserve", "StateDirectoryMode", "RuntimeDirectoryMode",
+                "FileDescriptorStoreMax", "NonBlocking", "RuntimeDirectoryPreserve", "StateDirectoryMode", "RuntimeDirectoryMode",
                 "CacheDirectoryMode", "LogsDirectoryMode", "ConfigurationDirectoryMode", "LimitCPU", "LimitFSIZE",
                 "LimitDATA", "LimitSTACK", "LimitCORE", "LimitRSS", "LimitNOFILE", "LimitAS", "LimitNPROC",
                 "LimitMEMLOCK", "LimitLOCKS", "LimitSIGPENDING", "LimitMSGQUEUE", "LimitNICE", "LimitRTPRIO",

@@ -26,8 +26,8 @@ import java.util.Set;
  *       last byte of a physical line, so the count is trivially the same; a comment inside a continuation or a
  *       continuation at the end of the file is refused ({@code plain continuations}), every other backslash too
  *       ({@code no escapes});</li>
- *   <li>{@code .include} (refused by systemd 252 itself) is refused ({@code no includes}); specifiers other than
- *       {@code %n %N %p %i %I %%} ({@code specifier allowlist}); sections other than the unit type's, an assignment
+ *   <li>{@code .include} (refused by systemd 252 itself) is refused ({@code no includes}); sections other than the
+ *       unit type's, an assignment
  *       outside a section, a line that is not {@code Key=value} ({@code section allowlist}).</li>
  * </ul>
  */
@@ -191,12 +191,15 @@ public final class UnitFile {
         }
         String key = strip(l.substring(0, eq));
         String value = strip(l.substring(eq + 1));
-        checkSpecifiers(unit, line, key, value);
         entries.add(new Entry(section, key, value, line));
         return section;
     }
 
-    private static void checkSpecifiers(String unit, int line, String key, String value) throws RuleViolation {
+    /**
+     * Refuses a specifier outside the allowlist in a value that names programs, paths, variables or units (the
+     * policy calls it for those; in other values, such as {@code TasksMax=80%}, a {@code %} is only a character).
+     */
+    static void checkSpecifiers(String unit, int line, String key, String value) throws RuleViolation {
         for (int i = value.indexOf('%'); i >= 0; i = value.indexOf('%', i + 2)) {
             if (i + 1 >= value.length() || ALLOWED_SPECIFIERS.indexOf(value.charAt(i + 1)) < 0) {
                 throw new RuleViolation(unit, line, SPECIFIERS, key + "= uses the specifier %" + describe(value, i + 1)

@@ -62,14 +62,21 @@ public final class UnitPolicy {
     /** Variables systemd sets for a command that carry no path: a number or an id. */
     private static final Map<String, String> MANAGER_VARIABLES = Map.of("MAINPID", "1", "MANAGERPID", "1",
             "INVOCATION_ID", "0");
-    /** Variables that name code to load or search: every entry must be an absolute, root-owned path. */
-    private static final Set<String> SEARCH_VARIABLES = Set.of("PATH", "BASH_ENV", "ENV", "CLASSPATH", "GCONV_PATH",
-            "LOCPATH", "NLSPATH", "HOSTALIASES", "TCLLIBPATH", "GEM_PATH", "GEM_HOME", "PHPRC", "PHP_INI_SCAN_DIR",
-            "GIT_EXEC_PATH", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS", "TERMINFO", "TERMINFO_DIRS", "MAGIC",
-            "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SSL_CERT_FILE", "SSL_CERT_DIR", "HOME",
-            "ZDOTDIR", "INPUTRC", "PKG_CONFIG_PATH", "MANPATH");
-    private static final List<String> SEARCH_PREFIXES = List.of("LD_", "PYTHON", "PERL", "RUBY", "NODE_", "LUA_",
-            "JAVA_", "_JAVA_", "JDK_JAVA_", "GCONV", "GIO_", "GTK_", "GST_", "QT_", "DYLD_", "GLIBC_", "MALLOC_");
+    /**
+     * Variables whose value names code to load or a place to search it: every entry must be an absolute path
+     * (and, like every path in any value, root-owned). Flags of the same families ({@code PYTHONNOUSERSITE=1},
+     * {@code LD_BIND_NOW=1}) are not paths and pass; their path pieces are judged like any value's.
+     */
+    private static final Set<String> SEARCH_VARIABLES = Set.of("LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
+            "PATH", "BASH_ENV", "ENV", "CLASSPATH", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "TCLLIBPATH",
+            "GEM_PATH", "GEM_HOME", "PHPRC", "PHP_INI_SCAN_DIR", "GIT_EXEC_PATH", "PYTHONPATH", "PYTHONHOME",
+            "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPYCACHEPREFIX", "PERL5LIB", "PERLLIB", "PERL5DB", "RUBYLIB",
+            "NODE_PATH", "LUA_PATH", "LUA_CPATH", "LUA_INIT", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES",
+            "HOME", "ZDOTDIR", "XDG_CONFIG_DIRS", "XDG_CONFIG_HOME", "XDG_DATA_DIRS", "TERMINFO", "TERMINFO_DIRS");
+    /** Variables that carry interpreter options (which can name modules to load); refused for a root unit. */
+    private static final Set<String> OPTION_VARIABLES = Set.of("PERL5OPT", "RUBYOPT", "NODE_OPTIONS",
+            "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "PYTHONINSPECT", "PYTHONWARNINGS",
+            "GLIBC_TUNABLES");
     /** Shell variables that run code by themselves. */
     private static final Set<String> FORBIDDEN_VARIABLES = Set.of("SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
             "IFS", "CDPATH", "GLOBIGNORE");
@@ -320,6 +327,9 @@ public final class UnitPolicy {
                 }
                 Kind kind = Directives.kind(e.section(), e.key()).orElseThrow(() -> violation(e, DIRECTIVES,
                         e.key() + "= is not a directive Steward allows in [" + e.section() + "]"));
+                if (kind != Kind.FREE) {
+                    UnitFile.checkSpecifiers(unit, e.line(), e.key(), e.value());
+                }
                 if (kind == Kind.ENVIRONMENT) {
                     environment(e);
                 }
@@ -527,7 +537,11 @@ public final class UnitPolicy {
             if (FORBIDDEN_VARIABLES.contains(name)) {
                 throw violation(e, ENVIRONMENT, "Environment= sets " + name + ", which makes a shell run code");
             }
-            boolean search = SEARCH_VARIABLES.contains(name) || SEARCH_PREFIXES.stream().anyMatch(name::startsWith);
+            if (OPTION_VARIABLES.contains(name) && runsAsRoot) {
+                throw violation(e, ENVIRONMENT, "Environment= sets " + name + ", whose options can load modules "
+                        + "by name into a root service");
+            }
+            boolean search = SEARCH_VARIABLES.contains(name);
             if (search) {
                 for (String entry : value.split("[:; \t]", -1)) {
                     if (!entry.startsWith("/")) {

@@ -91,6 +91,20 @@ class UnitPolicyTest {
     }
 
     @Test
+    void specifiersAreAllowlistedWhereTheyCouldNamePaths() throws Exception {
+        assertRule("specifier allowlist", "[Service]\nExecStart=%T/evil\n");
+        assertRule("specifier allowlist", "[Service]\nExecStart=/bin/x %\n");
+        assertRule("specifier allowlist", "[Service]\nEnvironment=LD_PRELOAD=%S/e.so\nExecStart=/bin/true\n");
+        service("[Unit]\nDescription=100% %T\n[Service]\nTasksMax=80%\nCPUQuota=20%\nExecStart=/bin/true %n\n");
+    }
+
+    @Test
+    void flagsOfInterpreterFamiliesAreNotPaths() throws Exception {
+        service("[Service]\nEnvironment=PYTHONNOUSERSITE=1 PYTHONUNBUFFERED=1\nExecStart=/usr/bin/python3\n");
+        assertRule("environment", "[Service]\nEnvironment=PERL5OPT=-Mevil\nExecStart=/usr/bin/perl\n");
+    }
+
+    @Test
     void aSemicolonInsideAnArgumentIsAnArgument() throws Exception {
         service("[Service]\nExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n");
     }

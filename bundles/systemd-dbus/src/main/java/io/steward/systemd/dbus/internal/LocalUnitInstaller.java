@@ -94,6 +94,8 @@ public final class LocalUnitInstaller implements UnitInstaller {
     private final Optional<UnitOwners> owners;
     /** The agent's user and group names and numbers, which no unit may run as (empty for a root agent). */
     private final Set<String> agentIdentities;
+    /** Installs of different add-ons run at once; their links share the targets' .wants directories. */
+    private final Object linkLock = new Object();
     /** Off only in the systemd benchmark, to measure what the read-back costs. */
     private boolean checkLoaded = true;
 
@@ -307,7 +309,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
             for (String unit : checkLoaded ? r.units() : List.<String>of()) {
                 LoadedUnitCheck.check(context, unit, systemd.loaded(unit));
             }
-            created = UnitLinks.create(layout.unitDir(), r.primary(), links);     // never EnableUnitFiles
+            synchronized (linkLock) {
+                created = UnitLinks.create(layout.unitDir(), r.primary(), links);     // never EnableUnitFiles
+            }
             enabled = !created.links().isEmpty();
             UnitState now = reloaded ? systemd.unit(r.primary()) : before;     // null on a first install
             boolean nowActive = now != null && now.active();
@@ -413,7 +417,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
         }
         if (links != null) {
             try {
-                UnitLinks.undo(links);     // exactly the links this install created
+                synchronized (linkLock) {
+                    UnitLinks.undo(links);     // exactly the links this install created
+                }
             } catch (IOException e) {
                 problems.add("links: " + e.getMessage());
             }
@@ -579,7 +585,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
                 }
                 boolean deleted = false;
                 for (String unit : ordered) {     // exactly Steward's own links: never DisableUnitFiles (Also=, Alias=)
-                    deleted |= !UnitLinks.remove(layout.unitDir(), unit, ALL_LINKS).links().isEmpty();
+                    synchronized (linkLock) {
+                        deleted |= !UnitLinks.remove(layout.unitDir(), unit, ALL_LINKS).links().isEmpty();
+                    }
                 }
                 for (String unit : ordered) {
                     deleted |= Files.deleteIfExists(layout.unitDir().resolve(unit));

@@ -202,11 +202,13 @@ public final class UnitLinks {
     }
 
     /**
-     * Reverts a {@link #create}: its links (if still exactly Steward's) and its directories (if empty).
+     * Reverts a {@link #create}: its links (if still exactly Steward's), then their directories and the ones it
+     * created, each if empty (as {@link #remove} leaves them: another install may have created the directory the
+     * undone link was in and be gone since).
      */
     public static Removed undo(Created created) throws IOException {
         return removeEntries(destination(created.unitDir(), created.unit()), created.links(),
-                created.directories(), false);
+                created.directories(), true);
     }
 
     /**
