@@ -487,8 +487,11 @@ public final class Reconciler implements SupervisionService {
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         Desired desired = collectDesired(warnings);
+        // a one-shot plan beside a running agent says what that agent does: it has adopted what it owns
+        java.util.function.Predicate<AddonId> attached = dryRun && !automatic && lock == null && agentRunning()
+                ? id -> true : this::attached;
         List<Planner.Decision> decisions = Planner.decide(new Planner.Inputs(desired.assigned, desired.unassigned,
-                desired.authoritative, ledger.entries(), kind -> dispatcherFor(kind).isPresent(), this::attached,
+                desired.authoritative, ledger.entries(), kind -> dispatcherFor(kind).isPresent(), attached,
                 codec::fingerprint, started));
         List<PlanStep> steps = new ArrayList<>();
         if (dryRun) {
@@ -599,16 +602,15 @@ public final class Reconciler implements SupervisionService {
         AddonId id = step.id();
         Instant now = clock.instant();
         switch (step.action()) {
-            case INSTALL, UPDATE -> applyAddon(d.assignment().orElseThrow(), step.action().wireName());
-            case ADOPT -> {
-                Assignment wanted = d.assignment().orElseThrow();
-                if (adopt(id) && !codec.fingerprint(wanted).equals(installedFingerprint(id))) {
-                    PlanStep update = new PlanStep(id, step.kind(), Action.UPDATE,
-                            Planner.describeChange(ledger.get(id).orElseThrow().installed().orElseThrow(), wanted));
-                    applyAddon(wanted, "update");
-                    return List.of(step, update);
+            case INSTALL -> applyAddon(d.assignment().orElseThrow(), step.action().wireName());
+            case UPDATE -> {
+                // an add-on not attached to its kind's dispatcher (a one-shot apply, a new kind bundle)
+                // is adopted first, so the dispatcher updates what runs; still one step
+                if (attached(id) || adopt(id)) {
+                    applyAddon(d.assignment().orElseThrow(), step.action().wireName());
                 }
             }
+            case ADOPT -> adopt(id);
             case KEEP -> d.assignment().ifPresent(this::checkHealth);
             case REMOVE -> removeAddon(id, step.kind(), step.reason());
             case DETACHED -> setState(id, step.kind(), SupervisionState.DETACHED, step.reason(), now);
@@ -616,10 +618,6 @@ public final class Reconciler implements SupervisionService {
             case WAIT_RETRY -> setState(id, step.kind(), SupervisionState.FAILED, step.reason(), now);
         }
         return List.of(step);
-    }
-
-    private String installedFingerprint(AddonId id) {
-        return ledger.get(id).flatMap(Ledger.Entry::installed).map(codec::fingerprint).orElse("");
     }
 
     private void setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
@@ -883,6 +881,20 @@ public final class Reconciler implements SupervisionService {
             lock = l;
         } catch (IOException e) {
             throw new IllegalStateException("cannot lock " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether another process holds the agent lock; only reads (a missing file: no agent). */
+    private boolean agentRunning() {
+        Path file = layout.state().resolve("agent.lock");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            try (FileLock probe = ch.tryLock(0, Long.MAX_VALUE, true)) {
+                return probe == null;
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                return true;    // this JVM holds it (an embedding that runs a plan beside its agent)
+            }
+        } catch (IOException e) {
+            return false;
         }
     }
 
