@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The {@code steward} command. Exit codes: 0 success, 1 failure, 2 invalid invocation or
@@ -77,12 +78,16 @@ public final class Main {
             throws UsageException, LaunchException, InterruptedException {
         switch (settings.command()) {
             case RUN:
+                checkDocument(settings, false);
+                Optional<String> locked = Agent.lockedBy(settings.data());
+                if (locked.isPresent()) {
+                    err.println("steward: " + locked.get());
+                    return USAGE;
+                }
                 return Agent.run(settings);
             case APPLY:
             case PLAN:
-                if (!Files.isRegularFile(settings.assignments())) {
-                    throw new UsageException("assignment document " + settings.assignments() + " does not exist");
-                }
+                checkDocument(settings, true);
                 return OneShot.run(settings, commandTimeout(env), out, err);
             case STATUS:
             case KEYGEN:
@@ -91,6 +96,23 @@ public final class Main {
                 return OneShot.run(settings, commandTimeout(env), out, err);
             default:
                 throw new IllegalStateException("no handler for " + settings.command());
+        }
+    }
+
+    /**
+     * The assignment document must be a regular file; an agent may start before its default document
+     * exists (the file source waits for it), but not on a document named with -a that is not there.
+     */
+    static void checkDocument(Settings settings, boolean required) throws UsageException {
+        Path file = settings.assignments();
+        if (Files.isDirectory(file)) {
+            throw new UsageException("assignment document " + file + " is a directory, not a file");
+        }
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new UsageException("assignment document " + file + " is not a regular file");
+        }
+        if (!Files.exists(file) && (required || !file.equals(settings.etc().resolve("assignments.json")))) {
+            throw new UsageException("assignment document " + file + " does not exist");
         }
     }
 

@@ -151,6 +151,43 @@ class OptionsTest {
                 err.toString(StandardCharsets.UTF_8));
     }
 
+    @Test
+    void documentsThatAreNotThereOrNotFilesAreInvocationErrorsForEveryCommand(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        String missing = dir.resolve("missing.json").toString();
+        for (String command : List.of("run", "apply", "plan")) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            assertEquals(2, Main.run(List.of(command, "-a", missing), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err)), command);
+            assertEquals("steward: assignment document " + missing + " does not exist; see 'steward help'\n",
+                    err.toString(StandardCharsets.UTF_8), command);
+            err.reset();
+            assertEquals(2, Main.run(List.of(command, "-a", dir.toString()), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err)), command);
+            assertEquals("steward: assignment document " + dir + " is a directory, not a file; see 'steward help'\n",
+                    err.toString(StandardCharsets.UTF_8), command);
+        }
+    }
+
+    @Test
+    void aSecondAgentOnOneDataDirectoryRefusesAtStart(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path state = java.nio.file.Files.createDirectories(dir.resolve("data/state"));
+        java.nio.file.Path lock = state.resolve("agent.lock");
+        java.nio.file.Files.writeString(lock, "pid 4242 agent since 2026-12-06T21:00:00Z\n");
+        java.nio.file.Files.createDirectories(dir.resolve("etc"));
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
+                java.nio.file.StandardOpenOption.WRITE); var held = ch.lock()) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int exit = Main.run(List.of("run", "--shell"), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err));
+            assertEquals(2, exit);
+            assertEquals("steward: another Steward agent is working on " + dir.resolve("data") + " (it holds " + lock
+                    + ": pid 4242 agent since 2026-12-06T21:00:00Z); stop it or use its shell\n",
+                    err.toString(StandardCharsets.UTF_8));
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"abc", "0", "-5", "1.5"})
     void invalidCommandTimeout(String value) {

@@ -218,6 +218,7 @@ public final class Reconciler implements SupervisionService {
 
     private volatile List<SupervisionStatus> statuses = List.of();
     private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
+    private String lastRefusal;                      // reconcile thread only: the same, for a refused pass
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -434,7 +435,10 @@ public final class Reconciler implements SupervisionService {
             ReconcileReport report = pass(false);
             mine.forEach(w -> w.complete(report));
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
-            LOG.warn("Reconcile pass refused: {}", e.getMessage());
+            if (automatic && !e.getMessage().equals(lastRefusal)) {
+                LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
+            }
+            lastRefusal = e.getMessage();
             mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
@@ -469,6 +473,15 @@ public final class Reconciler implements SupervisionService {
         } catch (IOException | RuntimeException e) {
             brokenBecause = "cannot open Steward's state in " + layout.state() + ": " + e.getMessage();
             LOG.error("{}", brokenBecause, e);
+            return;
+        }
+        if (automatic) {
+            try {
+                acquireLock();      // an agent holds the data directory from its start, not from its first pass
+            } catch (IllegalStateException e) {
+                lastRefusal = e.getMessage();       // logged once here, not at every pass
+                LOG.error("{}", e.getMessage());
+            }
         }
     }
 
@@ -879,6 +892,11 @@ public final class Reconciler implements SupervisionService {
             }
             lockChannel = ch;
             lock = l;
+            // who holds it, for the next process that finds it locked (steward status)
+            String holder = "pid " + ProcessHandle.current().pid() + " " + (automatic ? "agent" : "one-shot")
+                    + " since " + clock.instant() + "\n";
+            ch.truncate(0);
+            ch.write(java.nio.ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8)), 0);
         } catch (IOException e) {
             throw new IllegalStateException("cannot lock " + file + ": " + e.getMessage(), e);
         }
