@@ -171,7 +171,7 @@ class DistributionIT {
 
         Path sidecarJar = onlyJar(home.resolve("deploy"), "io.steward.supervision.sidecar");
         Path log = tmp.resolve("agent-1.err");
-        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"), log).start();
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-1.out"), log).start();
         long pid = 0;
         try {
             JsonObject ready = awaitStatus(home, data, "ready");
@@ -202,7 +202,7 @@ class DistributionIT {
 
             // the next agent: FileInstall installs deploy/ as it starts, the kind adopts the same process
             Path log2 = tmp.resolve("agent-2.err");
-            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-2.out"), log2).start();
             awaitLog(log2, "Add-on hot-car adopted by io.steward.supervision.sidecar " + bumped + ": ready");
             JsonObject again = awaitStatus(home, data, "ready");
             assertTrue(again.get("detail").getAsString().contains("pid " + pid), again::toString);
@@ -259,7 +259,7 @@ class DistributionIT {
         Path home = privateHome();
         Path data = tmp.resolve("data");
         Path artifact = signedSidecarAssigned(home, data);
-        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"),
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-1.out"),
                 tmp.resolve("agent-1.err")).start();
         long pid = 0;
         long second = 0;
@@ -281,7 +281,7 @@ class DistributionIT {
             Files.delete(artifact);
 
             Path log2 = tmp.resolve("agent-2.err");
-            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-2.out"), log2).start();
             long unrelated = ProcessHandle.current().pid();
             // the recorded status still says ready from before the "reboot": wait for the new start instead
             await("a new process runs the add-on", Duration.ofSeconds(90), () -> {

@@ -108,7 +108,9 @@ final class Boot {
         }
         p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         boolean agent = settings.command() == Command.RUN;
-        p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, agent || settings.verbose() ? "INFO" : "WARN"));
+        // INFO (lifecycle, every step) only when asked for: an agent on a terminal, or its journal, shows
+        // what needs attention; pax-logging-api's own start-up lines are INFO too
+        p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, settings.verbose() ? "INFO" : "WARN"));
         if (clean) {
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         }
@@ -120,9 +122,9 @@ final class Boot {
             p.put("felix.fileinstall.noInitialDelay", "true");
             p.put("felix.fileinstall.log.level", "2");
             // the shell reads etc/gosh_profile under gosh.home if present; the end of the console
-            // (EOF, 'exit') leaves the agent running: only SIGTERM or 'stop 0' stops it
+            // (Ctrl-D, 'exit 0') stops the agent as Ctrl-C does (the add-ons keep running), rather than
+            // leave it in the foreground without a prompt
             p.put("gosh.home", settings.home().toString());
-            p.put("gosh.args", "--noshutdown");
         }
         return p;
     }

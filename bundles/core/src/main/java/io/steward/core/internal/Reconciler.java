@@ -627,18 +627,27 @@ public final class Reconciler implements SupervisionService {
             case KEEP -> d.assignment().ifPresent(this::checkHealth);
             case REMOVE -> removeAddon(id, step.kind(), step.reason());
             case DETACHED -> setState(id, step.kind(), SupervisionState.DETACHED, step.reason(), now);
-            case REJECT, SKIP_REJECTED -> setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now);
+            case REJECT -> {
+                if (setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now)) {
+                    LOG.error("Add-on {} rejected: {}", id, step.reason());   // once, when it becomes so
+                }
+            }
+            case SKIP_REJECTED -> setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now);
             case WAIT_RETRY -> setState(id, step.kind(), SupervisionState.FAILED, step.reason(), now);
         }
         return List.of(step);
     }
 
-    private void setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
-        Ledger.Entry entry = ledger.get(id).orElse(Ledger.Entry.fresh(kind, now));
+    /** Records a state; whether it changed (a new add-on, another state or detail). */
+    private boolean setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
+        Optional<Ledger.Entry> before = ledger.get(id);
+        Ledger.Entry entry = before.orElse(Ledger.Entry.fresh(kind, now));
         Ledger.Entry next = entry.withState(state, detail, now);
-        if (!next.equals(entry) || ledger.get(id).isEmpty()) {
+        boolean changed = before.isEmpty() || entry.state() != state || !entry.detail().equals(detail);
+        if (!next.equals(entry) || before.isEmpty()) {
             ledger.put(id, next);
         }
+        return changed;
     }
 
     private void applyAddon(Assignment a, String action) {
@@ -679,7 +688,7 @@ public final class Reconciler implements SupervisionService {
         ledger.put(a.id(), entry.withState(permanent ? SupervisionState.REJECTED : SupervisionState.FAILED, detail, now)
                 .withFailure(Optional.of(failure)));
         if (permanent) {
-            LOG.info("Add-on {} rejected: {}", a.id(), e.getMessage());
+            LOG.error("Add-on {} rejected: {}", a.id(), detail);     // an operator must act: it is not retried
         } else {
             LOG.warn("Add-on {} failed: {}", a.id(), detail);
         }
