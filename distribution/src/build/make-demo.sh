@@ -3,7 +3,8 @@
 #   - a DEMO key pair: the public half is trusted as etc/trust/steward-demo.pem, the private half
 #     stays in the build directory (KEYS), never in the distribution;
 #   - two signed demo add-ons in demo/ (a sidecar and an ephemeral helper) packed from src/demo;
-#   - etc/assignments.json: those two and two config_toggle add-ons, with artifact URLs relative to it.
+#   - etc/assignments.json: those two and two config_toggle add-ons, with artifact URLs relative to it
+#     (a copy in demo/assignments.json, and demo/none.json that assigns nothing).
 # Usage: make-demo.sh TREE KEYS SOURCES
 set -euo pipefail
 tree=$1 keys=$2 sources=$3
@@ -43,4 +44,5 @@ cat > "$tree/etc/assignments.json" <<JSON
 }
 JSON
 printf '{"revision": "none", "addons": []}\n' > "$tree/demo/none.json"
+cp "$tree/etc/assignments.json" "$tree/demo/assignments.json"   # to bring the demo back (README)
 echo "demo: $(ls "$tree/demo" | tr '\n' ' ')signed with DEMO key etc/trust/steward-demo.pem"

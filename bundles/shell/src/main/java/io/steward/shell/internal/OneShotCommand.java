@@ -1,5 +1,6 @@
 package io.steward.shell.internal;
 
+import io.steward.supervision.HostLayout;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
 import io.steward.supervision.SupervisionState;
@@ -120,8 +121,11 @@ public final class OneShotCommand {
 
     private CommandResult status(boolean json) throws Exception {
         // a plan runs on the reconcile queue after the ledger is loaded, so its statuses are the recorded ones
-        List<SupervisionStatus> statuses = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS).statuses();
-        return new CommandResult(0, json ? Render.statusJson(statuses) : Render.statusTable(statuses), "");
+        ReconcileReport r = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS);
+        java.util.Optional<AgentLock> agent = AgentLock.holder(HostLayout.from(context::getProperty).state());
+        // a source in error (a malformed assignments.json) is what the agent is warning about too
+        return new CommandResult(0, json ? Render.statusJson(r.statuses(), agent)
+                : AgentLock.describe(agent) + "\n" + Render.statusTable(r.statuses()), String.join("\n", warnings(r)));
     }
 
     /** The document named on the command line must be valid, or nothing happens (exit 2). */

@@ -37,6 +37,18 @@ final class Render {
         return GSON.toJson(o);
     }
 
+    /** {@code steward status --json}: the add-ons and whether an agent holds the data directory. */
+    static String statusJson(List<SupervisionStatus> statuses, Optional<AgentLock> holder) {
+        JsonObject agent = new JsonObject();
+        agent.addProperty("running", holder.map(AgentLock::agent).orElse(false));
+        holder.filter(h -> h.pid() > 0).ifPresent(h -> agent.addProperty("pid", h.pid()));
+        holder.filter(h -> !h.since().isEmpty()).ifPresent(h -> agent.addProperty("since", h.since()));
+        JsonObject o = new JsonObject();
+        o.add("agent", agent);
+        o.add("addons", statusArray(statuses));
+        return GSON.toJson(o);
+    }
+
     static String planJson(ReconcileReport report) {
         JsonObject o = new JsonObject();
         o.addProperty("revision", report.revision());
