@@ -17,7 +17,7 @@ field() {   # the first "name": "value" of a pack --json output
   sed -n "s/^  \"$1\": \"\\([^\"]*\\)\".*/\\1/p;T;q" "$2"
 }
 for addon in demo-heartbeat demo-hello; do
-  "$steward" pack "$sources/$addon" --key "$keys/steward-demo.pem" --out "$tree/demo/$addon-1.0.0.tar.gz" --json \
+  "$steward" pack "$sources/$addon" --key "$keys/steward-demo.key.pem" --out "$tree/demo/$addon-1.0.0.tar.gz" --json \
     > "$keys/$addon.json"
 done
 hb_sha=$(field sha256 "$keys/demo-heartbeat.json"); hb_sig=$(field signature "$keys/demo-heartbeat.json")

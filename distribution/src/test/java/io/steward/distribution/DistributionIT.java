@@ -237,7 +237,7 @@ class DistributionIT {
                 + "exec sleep 3600\n");
         Files.setPosixFilePermissions(addon.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Path artifact = tmp.resolve("hot-car-1.0.0.tar.gz");
-        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.pem").toString(),
+        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.key.pem").toString(),
                 "--out", artifact.toString(), "--json");
         assertEquals(0, pack.exit(), pack::toString);
         JsonObject packed = json(pack);

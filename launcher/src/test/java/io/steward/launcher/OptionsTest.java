@@ -137,6 +137,11 @@ class OptionsTest {
         for (Option option : Option.values()) {
             assertTrue(help.contains(option.longName()), option.longName());
         }
+        // the artifact tools' own flags (parsed by the delivery bundle)
+        for (String flag : List.of("--out", "--key", "--expect-id", "--expect-version", "--id", "--version", "--sha256",
+                "--signature")) {
+            assertTrue(help.contains(flag + " "), flag);
+        }
         assertEquals("", err.toString(StandardCharsets.UTF_8));
     }
 
