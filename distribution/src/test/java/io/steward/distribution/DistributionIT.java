@@ -113,6 +113,13 @@ class DistributionIT {
         assertEquals(1, apply.stderrLines().size(), apply::toString);
         assertTrue(apply.stderr().contains("addons[0].id"), apply::toString);
         assertEquals(before, tree(data), "the data directory changed");
+
+        // --json: the same error as one JSON object on stdout, as verify --json gives it
+        Run applyJson = steward(data, "apply", "-a", invalid.toString(), "--json");
+        assertEquals(2, applyJson.exit(), applyJson::toString);
+        assertEquals(false, json(applyJson).get("ok").getAsBoolean(), applyJson::toString);
+        assertTrue(json(applyJson).get("error").getAsString().contains("addons[0].id"), applyJson::toString);
+        assertEquals(before, tree(data), "the data directory changed");
     }
 
     @Test

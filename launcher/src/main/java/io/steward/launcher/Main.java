@@ -53,9 +53,11 @@ public final class Main {
             return execute(settings, env, out, err);
         } catch (UsageException e) {
             err.println("steward: " + e.getMessage() + "; see 'steward help'");
+            jsonError(args, out, e.getMessage());
             return USAGE;
         } catch (LaunchException e) {
             err.println("steward: " + e.getMessage());
+            jsonError(args, out, e.getMessage());
             if (verbose) {
                 e.printStackTrace(err);
             }
@@ -70,6 +72,14 @@ public final class Main {
                 e.printStackTrace(err);
             }
             return FAILED;
+        }
+    }
+
+    /** With --json, an error is also one JSON object on stdout, as every command's own errors are. */
+    private static void jsonError(List<String> args, PrintStream out, String message) {
+        if (args.contains("--json")) {
+            String quoted = Boot.jsonArray(List.of(message));
+            out.println("{\"ok\":false,\"error\":" + quoted.substring(1, quoted.length() - 1) + "}");
         }
     }
 

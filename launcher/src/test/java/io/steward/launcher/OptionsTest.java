@@ -175,6 +175,16 @@ class OptionsTest {
     }
 
     @Test
+    void withJsonAnInvocationErrorIsAlsoJsonOnStdout(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String missing = dir.resolve("missing.json").toString();
+        assertEquals(2, Main.run(List.of("apply", "-a", missing, "--json"), Map.of("STEWARD_HOME", dir.toString()),
+                stream(out), stream(new ByteArrayOutputStream())));
+        assertEquals("{\"ok\":false,\"error\":\"assignment document " + missing + " does not exist\"}\n",
+                out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void aSecondAgentOnOneDataDirectoryRefusesAtStart(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
         java.nio.file.Path state = java.nio.file.Files.createDirectories(dir.resolve("data/state"));

@@ -111,7 +111,15 @@ public final class DeliveryCommands {
                 default -> new CommandResult(2, "", "steward: unknown command " + command);
             };
         } catch (Usage e) {
-            return new CommandResult(2, "", "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
+            String stdout = "";
+            if (context.getProperty("steward.command.args") != null
+                    && context.getProperty("steward.command.args").contains("\"--json\"")) {
+                JsonObject o = new JsonObject();
+                o.addProperty("ok", false);
+                o.addProperty("error", command + ": " + e.getMessage());
+                stdout = JSON.toJson(o) + "\n";
+            }
+            return new CommandResult(2, stdout, "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
         } catch (IOException e) {
             return new CommandResult(1, "", "steward: " + command + " failed: " + Failures.describe(e));
         } catch (RuntimeException e) {

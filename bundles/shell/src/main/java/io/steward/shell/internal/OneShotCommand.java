@@ -55,7 +55,8 @@ public final class OneShotCommand {
             worker = null;
             return;
         }
-        worker = new Thread(() -> publish(run(command, json)), "shell-oneshot");
+        worker = new Thread(() -> publish(json ? Render.jsonError(run(command, true)) : run(command, false)),
+                "shell-oneshot");
         worker.setDaemon(true);
         worker.start();
     }
