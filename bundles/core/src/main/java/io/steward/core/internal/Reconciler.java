@@ -212,6 +212,7 @@ public final class Reconciler implements SupervisionService {
     private FileChannel lockChannel;
     private FileLock lock;
     private final Map<AddonId, String> desiredVersions = new HashMap<>();
+    private final Map<AddonId, String> heldKinds = new HashMap<>();       // the kind of a held add-on, from its assignment
     // also written by the workers of a pass, one add-on each
     private final Map<AddonId, Long> attachedTo = new ConcurrentHashMap<>();
     private final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
@@ -509,6 +510,7 @@ public final class Reconciler implements SupervisionService {
         List<PlanStep> steps = new ArrayList<>();
         if (dryRun) {
             decisions.forEach(d -> steps.add(d.step()));
+            publish();      // a view only: what the ledger and the holds say, with the kinds of held add-ons
         } else {
             desiredVersions.clear();
             desired.assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
@@ -840,6 +842,7 @@ public final class Reconciler implements SupervisionService {
         Map<AddonId, String> unassigned = new HashMap<>();
         for (Assignment a : merged.addons()) {
             if (ledger.holds().contains(a.id())) {
+                heldKinds.put(a.id(), a.kind());
                 unassigned.put(a.id(), "held disabled by an operator (steward:enable " + a.id() + " releases it)");
             } else if (!a.enabled()) {
                 unassigned.put(a.id(), "disabled by its assignment");
@@ -877,6 +880,15 @@ public final class Reconciler implements SupervisionService {
         Map<AddonId, SupervisionStatus> next = new TreeMap<>(removed);
         ledger.entries().forEach((id, e) -> next.put(id, new SupervisionStatus(id, e.kind(), e.state(),
                 Optional.ofNullable(desiredVersions.get(id)), e.activeVersion(), e.detail(), e.since())));
+        // a hold outlives the add-on's ledger entry: it is shown (in every process) until it is released
+        for (AddonId id : ledger.holds()) {
+            SupervisionStatus was = next.get(id);
+            if (was == null || was.state() == SupervisionState.REMOVED) {
+                next.put(id, new SupervisionStatus(id, was == null ? heldKinds.getOrDefault(id, "unknown") : was.kind(),
+                        SupervisionState.HELD, Optional.empty(), Optional.empty(), "held disabled by an operator;"
+                        + " steward:enable " + id + " releases it", was == null ? clock.instant() : was.since()));
+            }
+        }
         statuses = List.copyOf(next.values());
     }
 

@@ -476,8 +476,15 @@ class ReconcilerTest {
         bind(r, toggles);
         run(r);
         r.setEnabled(new AddonId("a"), false);
-        assertEquals(SupervisionState.REMOVED, state(run(r), "a"));
+        ReconcileReport held = run(r);
+        assertEquals(SupervisionState.HELD, state(held, "a"), "a hold has its own state word");
+        assertTrue(held.statuses().get(0).detail().contains("steward:enable a"), held.statuses().toString());
         assertEquals(1, toggles.count("remove"));
+        // another process (steward status) sees the hold too, with the add-on's kind
+        Reconciler other = reconciler(source);
+        ReconcileReport seen = other.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(SupervisionState.HELD, state(seen, "a"));
+        assertEquals("config_toggle", seen.statuses().get(0).kind());
         r.setEnabled(new AddonId("a"), true);
         assertEquals(SupervisionState.READY, state(run(r), "a"));
         assertEquals(List.of("install", "hold", "remove", "release", "install"),

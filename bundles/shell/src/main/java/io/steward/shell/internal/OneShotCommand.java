@@ -102,10 +102,19 @@ public final class OneShotCommand {
         }
         ReconcileReport r = supervision.reconcile().toCompletableFuture().get(1, TimeUnit.DAYS);
         List<String> errors = new ArrayList<>(warnings(r));
+        List<String> unsupervised = new ArrayList<>();
         for (SupervisionStatus s : r.statuses()) {
             if (s.desiredVersion().isPresent() && s.state() != SupervisionState.READY) {
                 errors.add("steward: add-on " + s.id() + " is " + s.state().wireName() + ": " + s.detail());
             }
+            if (s.kind().equals("sidecar") && s.desiredVersion().isPresent() && s.state() == SupervisionState.READY) {
+                unsupervised.add(s.id().value());
+            }
+        }
+        if (!unsupervised.isEmpty()) {
+            // nothing restarts a sidecar once this process exits; the next agent adopts it (same pid)
+            errors.add("steward: note: sidecar " + String.join(", ", unsupervised) + " keeps running unsupervised"
+                    + " (no restart on a crash) until 'steward run' starts and adopts it");
         }
         return new CommandResult(r.converged() ? 0 : 1, json ? Render.applyJson(r) : Render.applyText(r),
                 String.join("\n", errors));
