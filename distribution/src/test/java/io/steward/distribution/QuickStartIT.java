@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
  * block in order, in a copy of the built tree laid out as in a clone ({@code distribution/target/steward}).
  * A README edit or a change that breaks the path fails here. Between the README's steps it checks
  * what a new user meets: a second agent on the same data refuses at once, exit 2, in one sentence;
- * {@code apply} beside the agent says so once.
+ * {@code apply} beside the agent says so once; after it, the end of {@code run --shell}'s console stops
+ * that agent.
  */
 class QuickStartIT {
     private static final Path HOME = Path.of(System.getProperty("steward.home", "target/steward")).toAbsolutePath();
@@ -122,6 +123,12 @@ class QuickStartIT {
             assertEquals("", read(agentErr), "the agent logged nothing a user must act on");
             agent.destroy();                                // Ctrl-C / SIGTERM
             assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+
+            // the shell: its end (Ctrl-D, here the end of stdin) stops the agent, which exits 0 and frees the data
+            Run shell = run("bin/steward run --shell < /dev/null", tree);
+            assertEquals(0, shell.exit(), shell::toString);
+            Run after = run("bin/steward status", tree);
+            assertTrue(after.stdout().startsWith("agent: not running"), after::toString);
         } finally {
             if (agent.isAlive()) {
                 agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
