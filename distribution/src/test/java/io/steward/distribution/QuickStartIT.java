@@ -129,6 +129,11 @@ class QuickStartIT {
             assertEquals(0, shell.exit(), shell::toString);
             Run after = run("bin/steward status", tree);
             assertTrue(after.stdout().startsWith("agent: not running"), after::toString);
+            Run exit = run("printf 'steward:kinds\\nexit\\n' | bin/steward run --shell", tree);
+            assertEquals(0, exit.exit(), exit::toString);
+            assertTrue(exit.stdout().contains("Ctrl-D or exit stops the agent"), "the shell says how to leave: " + exit);
+            assertTrue(exit.stdout().contains("config_toggle"), exit::toString);
+            assertTrue(!exit.stdout().contains("Exception") && !exit.stderr().contains("Exception"), exit::toString);
         } finally {
             if (agent.isAlive()) {
                 agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

@@ -121,9 +121,9 @@ final class Boot {
             p.put("felix.fileinstall.poll", "1000");
             p.put("felix.fileinstall.noInitialDelay", "true");
             p.put("felix.fileinstall.log.level", "2");
-            // the shell reads etc/gosh_profile under gosh.home if present; the end of the console
-            // (Ctrl-D, 'exit 0') stops the agent as Ctrl-C does (the add-ons keep running), rather than
-            // leave it in the foreground without a prompt
+            // the shell reads etc/gosh_profile under gosh.home (the distribution's says how to leave and
+            // defines 'exit'); the end of the console (Ctrl-D, 'exit') stops the agent as Ctrl-C does (the
+            // add-ons keep running), rather than leave it in the foreground without a prompt
             p.put("gosh.home", settings.home().toString());
         }
         return p;
