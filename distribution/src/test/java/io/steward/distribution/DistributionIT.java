@@ -187,6 +187,11 @@ class DistributionIT {
             assertTrue(alive(pid), "the sidecar runs as pid " + pid);
             String original = bundleVersion(sidecarJar);
             awaitLog(log, "Kind sidecar is served by io.steward.supervision.sidecar " + original);
+            // each line names the bundle that logs it, not pax-logging-api
+            assertTrue(readLines(log).stream().anyMatch(l -> l.startsWith("io.steward.core [io.steward.core.internal.Reconciler] INFO")),
+                    () -> String.join("\n", readLines(log)));
+            assertTrue(readLines(log).stream().noneMatch(l -> l.contains("pax-logging-api [io.steward")),
+                    () -> String.join("\n", readLines(log)));
 
             // a rebuilt kind with a higher Bundle-Version, renamed over the old jar
             String bumped = bump(original);

@@ -35,6 +35,11 @@ final class Boot {
     static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
     /**
+     * Started first: a logger made before pax-logging-api's activator has run is a fallback logger that
+     * names pax-logging-api as its bundle; after it, each line names the bundle that logs it.
+     */
+    static final String LOGGING_BUNDLE = "org.ops4j.pax.logging.pax-logging-api";
+    /**
      * Installed but not started by one-shot commands, which have no use for them: FileInstall
      * watches deploy/ for the agent, Gogo serves the agent's console (the shell bundle needs Gogo's
      * API package only, so Gogo stays installed), Metatype describes configuration to management
@@ -186,8 +191,16 @@ final class Boot {
         }
         // one resolve for all: starting bundle by bundle would resolve again for each
         framework.adapt(FrameworkWiring.class).resolveBundles(null);
+        for (Bundle bundle : installed) {
+            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName())) {
+                start(bundle, startOptions());
+            }
+        }
         Map<String, Bundle> last = new HashMap<>();
         for (Bundle bundle : installed) {
+            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName())) {
+                continue;
+            }
             String name = bundle.getSymbolicName();
             if (SHELL_BUNDLE.equals(name) || GOGO_SHELL_BUNDLE.equals(name)) {
                 last.put(name, bundle);
