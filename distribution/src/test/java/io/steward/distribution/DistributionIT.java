@@ -123,6 +123,19 @@ class DistributionIT {
     }
 
     @Test
+    void statusSaysNoAgentRunsAndNamesAMalformedDocument() throws Exception {
+        Path data = tmp.resolve("data");
+        Files.writeString(tmp.resolve("etc/assignments.json"), INVALID);
+        Run status = steward(data, "status");
+        assertEquals(0, status.exit(), status::toString);
+        assertTrue(status.stdout().startsWith("agent: not running"), status::toString);
+        assertTrue(status.stderr().startsWith("steward: warning: ") && status.stderr().contains("addons[0].id"),
+                status::toString);
+        Run json = steward(data, "status", "--json");
+        assertEquals(false, json(json).getAsJsonObject("agent").get("running").getAsBoolean(), json::toString);
+    }
+
+    @Test
     void planOnAFreshDataDirListsTheInstallsAndChangesNothing() throws Exception {
         Path data = Files.createDirectories(tmp.resolve("fresh"));
         SortedMap<String, String> before = tree(data);
