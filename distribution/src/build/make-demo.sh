@@ -3,7 +3,8 @@
 #   - a DEMO key pair: the public half is trusted as etc/trust/steward-demo.pem, the private half
 #     stays in the build directory (KEYS), never in the distribution;
 #   - two signed demo add-ons in demo/ (a sidecar and an ephemeral helper) packed from src/demo;
-#   - etc/assignments.json: those two and two config_toggle add-ons, with artifact URLs relative to it.
+#   - etc/assignments.json: those two and two config_toggle add-ons, with artifact URLs relative to it
+#     (a copy in demo/assignments.json, and demo/none.json that assigns nothing).
 # Usage: make-demo.sh TREE KEYS SOURCES
 set -euo pipefail
 tree=$1 keys=$2 sources=$3
@@ -16,7 +17,7 @@ field() {   # the first "name": "value" of a pack --json output
   sed -n "s/^  \"$1\": \"\\([^\"]*\\)\".*/\\1/p;T;q" "$2"
 }
 for addon in demo-heartbeat demo-hello; do
-  "$steward" pack "$sources/$addon" --key "$keys/steward-demo.pem" --out "$tree/demo/$addon-1.0.0.tar.gz" --json \
+  "$steward" pack "$sources/$addon" --key "$keys/steward-demo.key.pem" --out "$tree/demo/$addon-1.0.0.tar.gz" --json \
     > "$keys/$addon.json"
 done
 hb_sha=$(field sha256 "$keys/demo-heartbeat.json"); hb_sig=$(field signature "$keys/demo-heartbeat.json")
@@ -43,4 +44,5 @@ cat > "$tree/etc/assignments.json" <<JSON
 }
 JSON
 printf '{"revision": "none", "addons": []}\n' > "$tree/demo/none.json"
+cp "$tree/etc/assignments.json" "$tree/demo/assignments.json"   # to bring the demo back (README)
 echo "demo: $(ls "$tree/demo" | tr '\n' ' ')signed with DEMO key etc/trust/steward-demo.pem"

@@ -113,6 +113,26 @@ class DistributionIT {
         assertEquals(1, apply.stderrLines().size(), apply::toString);
         assertTrue(apply.stderr().contains("addons[0].id"), apply::toString);
         assertEquals(before, tree(data), "the data directory changed");
+
+        // --json: the same error as one JSON object on stdout, as verify --json gives it
+        Run applyJson = steward(data, "apply", "-a", invalid.toString(), "--json");
+        assertEquals(2, applyJson.exit(), applyJson::toString);
+        assertEquals(false, json(applyJson).get("ok").getAsBoolean(), applyJson::toString);
+        assertTrue(json(applyJson).get("error").getAsString().contains("addons[0].id"), applyJson::toString);
+        assertEquals(before, tree(data), "the data directory changed");
+    }
+
+    @Test
+    void statusSaysNoAgentRunsAndNamesAMalformedDocument() throws Exception {
+        Path data = tmp.resolve("data");
+        Files.writeString(tmp.resolve("etc/assignments.json"), INVALID);
+        Run status = steward(data, "status");
+        assertEquals(0, status.exit(), status::toString);
+        assertTrue(status.stdout().startsWith("agent: not running"), status::toString);
+        assertTrue(status.stderr().startsWith("steward: warning: ") && status.stderr().contains("addons[0].id"),
+                status::toString);
+        Run json = steward(data, "status", "--json");
+        assertEquals(false, json(json).getAsJsonObject("agent").get("running").getAsBoolean(), json::toString);
     }
 
     @Test
@@ -171,7 +191,7 @@ class DistributionIT {
 
         Path sidecarJar = onlyJar(home.resolve("deploy"), "io.steward.supervision.sidecar");
         Path log = tmp.resolve("agent-1.err");
-        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"), log).start();
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-1.out"), log).start();
         long pid = 0;
         try {
             JsonObject ready = awaitStatus(home, data, "ready");
@@ -180,6 +200,11 @@ class DistributionIT {
             assertTrue(alive(pid), "the sidecar runs as pid " + pid);
             String original = bundleVersion(sidecarJar);
             awaitLog(log, "Kind sidecar is served by io.steward.supervision.sidecar " + original);
+            // each line names the bundle that logs it, not pax-logging-api
+            assertTrue(readLines(log).stream().anyMatch(l -> l.startsWith("io.steward.core [io.steward.core.internal.Reconciler] INFO")),
+                    () -> String.join("\n", readLines(log)));
+            assertTrue(readLines(log).stream().noneMatch(l -> l.contains("pax-logging-api [io.steward")),
+                    () -> String.join("\n", readLines(log)));
 
             // a rebuilt kind with a higher Bundle-Version, renamed over the old jar
             String bumped = bump(original);
@@ -202,7 +227,7 @@ class DistributionIT {
 
             // the next agent: FileInstall installs deploy/ as it starts, the kind adopts the same process
             Path log2 = tmp.resolve("agent-2.err");
-            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-2.out"), log2).start();
             awaitLog(log2, "Add-on hot-car adopted by io.steward.supervision.sidecar " + bumped + ": ready");
             JsonObject again = awaitStatus(home, data, "ready");
             assertTrue(again.get("detail").getAsString().contains("pid " + pid), again::toString);
@@ -237,7 +262,7 @@ class DistributionIT {
                 + "exec sleep 3600\n");
         Files.setPosixFilePermissions(addon.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
         Path artifact = tmp.resolve("hot-car-1.0.0.tar.gz");
-        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.pem").toString(),
+        Run pack = steward(home, data, "pack", addon.toString(), "--key", keys.resolve("it.key.pem").toString(),
                 "--out", artifact.toString(), "--json");
         assertEquals(0, pack.exit(), pack::toString);
         JsonObject packed = json(pack);
@@ -259,7 +284,7 @@ class DistributionIT {
         Path home = privateHome();
         Path data = tmp.resolve("data");
         Path artifact = signedSidecarAssigned(home, data);
-        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-1.out"),
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-1.out"),
                 tmp.resolve("agent-1.err")).start();
         long pid = 0;
         long second = 0;
@@ -281,7 +306,7 @@ class DistributionIT {
             Files.delete(artifact);
 
             Path log2 = tmp.resolve("agent-2.err");
-            agent = builder(home, command(home, data, "run"), tmp.resolve("agent-2.out"), log2).start();
+            agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-2.out"), log2).start();
             long unrelated = ProcessHandle.current().pid();
             // the recorded status still says ready from before the "reboot": wait for the new start instead
             await("a new process runs the add-on", Duration.ofSeconds(90), () -> {

@@ -171,7 +171,7 @@ class NonRootAgentIT {
                 + "ExecStart=@ADDON_HOME@/run.sh\n[Install]\nWantedBy=multi-user.target\n");
         Path artifact = root.resolve("repo").resolve(id + "-1.0.0.tar.gz");
         Files.createDirectories(artifact.getParent());
-        Run pack = run(false, "pack", addon.toString(), "--key", root.resolve("it.pem").toString(), "--out",
+        Run pack = run(false, "pack", addon.toString(), "--key", root.resolve("it.key.pem").toString(), "--out",
                 artifact.toString(), "--json");
         assertEquals(0, pack.exit(), pack::toString);
         JsonObject packed = JsonParser.parseString(pack.stdout()).getAsJsonObject();

@@ -35,6 +35,11 @@ final class Boot {
     static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
     /**
+     * Started first: a logger made before pax-logging-api's activator has run is a fallback logger that
+     * names pax-logging-api as its bundle; after it, each line names the bundle that logs it.
+     */
+    static final String LOGGING_BUNDLE = "org.ops4j.pax.logging.pax-logging-api";
+    /**
      * Installed but not started by one-shot commands, which have no use for them: FileInstall
      * watches deploy/ for the agent, Gogo serves the agent's console (the shell bundle needs Gogo's
      * API package only, so Gogo stays installed), Metatype describes configuration to management
@@ -108,7 +113,9 @@ final class Boot {
         }
         p.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         boolean agent = settings.command() == Command.RUN;
-        p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, agent || settings.verbose() ? "INFO" : "WARN"));
+        // INFO (lifecycle, every step) only when asked for: an agent on a terminal, or its journal, shows
+        // what needs attention; pax-logging-api's own start-up lines are INFO too
+        p.put(LOG_LEVEL, System.getProperty(LOG_LEVEL, settings.verbose() ? "INFO" : "WARN"));
         if (clean) {
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         }
@@ -119,10 +126,10 @@ final class Boot {
             p.put("felix.fileinstall.poll", "1000");
             p.put("felix.fileinstall.noInitialDelay", "true");
             p.put("felix.fileinstall.log.level", "2");
-            // the shell reads etc/gosh_profile under gosh.home if present; the end of the console
-            // (EOF, 'exit') leaves the agent running: only SIGTERM or 'stop 0' stops it
+            // the shell reads etc/gosh_profile under gosh.home (the distribution's says how to leave and
+            // defines 'exit'); the end of the console (Ctrl-D, 'exit') stops the agent as Ctrl-C does (the
+            // add-ons keep running), rather than leave it in the foreground without a prompt
             p.put("gosh.home", settings.home().toString());
-            p.put("gosh.args", "--noshutdown");
         }
         return p;
     }
@@ -184,8 +191,16 @@ final class Boot {
         }
         // one resolve for all: starting bundle by bundle would resolve again for each
         framework.adapt(FrameworkWiring.class).resolveBundles(null);
+        for (Bundle bundle : installed) {
+            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName())) {
+                start(bundle, startOptions());
+            }
+        }
         Map<String, Bundle> last = new HashMap<>();
         for (Bundle bundle : installed) {
+            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName())) {
+                continue;
+            }
             String name = bundle.getSymbolicName();
             if (SHELL_BUNDLE.equals(name) || GOGO_SHELL_BUNDLE.equals(name)) {
                 last.put(name, bundle);

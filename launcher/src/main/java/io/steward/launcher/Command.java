@@ -18,10 +18,11 @@ enum Command {
             Option.ASSIGNMENTS, Option.JSON),
     STATUS("status", "[--json]", "per add-on: kind, desired and active version, state, detail, since",
             Option.JSON),
-    KEYGEN("keygen", "--out NAME", "write an Ed25519 key pair: NAME.pem (private, 0600) and NAME.pub.pem"),
-    PACK("pack", "DIR --key KEY --out FILE [--json]", "build a deterministic artifact from DIR and sign it"),
-    VERIFY("verify", "FILE --id ID --version V --sha256 H --signature S [--key K] [--json]",
-            "check an artifact against the trust store and the archive rules, installing nothing"),
+    KEYGEN("keygen", "--out NAME", "write an Ed25519 key pair: NAME.key.pem (private, 0600) and NAME.pub.pem"),
+    PACK("pack", "DIR --key NAME.key.pem --out FILE [--expect-id ID] [--expect-version V] [--json]",
+            "build a deterministic artifact from DIR (id and version from its addon.json) and sign it"),
+    VERIFY("verify", "FILE --id ID --version V --sha256 H --signature S [--key KEYID|FILE] [--json]",
+            "check an artifact against the trust store (or one public key file) and the archive rules, installing nothing"),
     HELP("help", "", "show this help");
 
     /** Options every command that boots the platform accepts. */

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The {@code steward} command. Exit codes: 0 success, 1 failure, 2 invalid invocation or
@@ -52,9 +53,11 @@ public final class Main {
             return execute(settings, env, out, err);
         } catch (UsageException e) {
             err.println("steward: " + e.getMessage() + "; see 'steward help'");
+            jsonError(args, out, e.getMessage());
             return USAGE;
         } catch (LaunchException e) {
             err.println("steward: " + e.getMessage());
+            jsonError(args, out, e.getMessage());
             if (verbose) {
                 e.printStackTrace(err);
             }
@@ -72,17 +75,29 @@ public final class Main {
         }
     }
 
+    /** With --json, an error is also one JSON object on stdout, as every command's own errors are. */
+    private static void jsonError(List<String> args, PrintStream out, String message) {
+        if (args.contains("--json")) {
+            String quoted = Boot.jsonArray(List.of(message));
+            out.println("{\"ok\":false,\"error\":" + quoted.substring(1, quoted.length() - 1) + "}");
+        }
+    }
+
     /** Runs one command; a new command is a case here and a constant in {@link Command}. */
     static int execute(Settings settings, Map<String, String> env, PrintStream out, PrintStream err)
             throws UsageException, LaunchException, InterruptedException {
         switch (settings.command()) {
             case RUN:
+                checkDocument(settings, false);
+                Optional<String> locked = Agent.lockedBy(settings.data());
+                if (locked.isPresent()) {
+                    err.println("steward: " + locked.get());
+                    return USAGE;
+                }
                 return Agent.run(settings);
             case APPLY:
             case PLAN:
-                if (!Files.isRegularFile(settings.assignments())) {
-                    throw new UsageException("assignment document " + settings.assignments() + " does not exist");
-                }
+                checkDocument(settings, true);
                 return OneShot.run(settings, commandTimeout(env), out, err);
             case STATUS:
             case KEYGEN:
@@ -91,6 +106,23 @@ public final class Main {
                 return OneShot.run(settings, commandTimeout(env), out, err);
             default:
                 throw new IllegalStateException("no handler for " + settings.command());
+        }
+    }
+
+    /**
+     * The assignment document must be a regular file; an agent may start before its default document
+     * exists (the file source waits for it), but not on a document named with -a that is not there.
+     */
+    static void checkDocument(Settings settings, boolean required) throws UsageException {
+        Path file = settings.assignments();
+        if (Files.isDirectory(file)) {
+            throw new UsageException("assignment document " + file + " is a directory, not a file");
+        }
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new UsageException("assignment document " + file + " is not a regular file");
+        }
+        if (!Files.exists(file) && (required || !file.equals(settings.etc().resolve("assignments.json")))) {
+            throw new UsageException("assignment document " + file + " does not exist");
         }
     }
 

@@ -137,6 +137,11 @@ class OptionsTest {
         for (Option option : Option.values()) {
             assertTrue(help.contains(option.longName()), option.longName());
         }
+        // the artifact tools' own flags (parsed by the delivery bundle)
+        for (String flag : List.of("--out", "--key", "--expect-id", "--expect-version", "--id", "--version", "--sha256",
+                "--signature")) {
+            assertTrue(help.contains(flag + " "), flag);
+        }
         assertEquals("", err.toString(StandardCharsets.UTF_8));
     }
 
@@ -149,6 +154,53 @@ class OptionsTest {
         assertEquals(2, exit);
         assertEquals("steward: assignment document " + missing + " does not exist; see 'steward help'\n",
                 err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void documentsThatAreNotThereOrNotFilesAreInvocationErrorsForEveryCommand(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        String missing = dir.resolve("missing.json").toString();
+        for (String command : List.of("run", "apply", "plan")) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            assertEquals(2, Main.run(List.of(command, "-a", missing), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err)), command);
+            assertEquals("steward: assignment document " + missing + " does not exist; see 'steward help'\n",
+                    err.toString(StandardCharsets.UTF_8), command);
+            err.reset();
+            assertEquals(2, Main.run(List.of(command, "-a", dir.toString()), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err)), command);
+            assertEquals("steward: assignment document " + dir + " is a directory, not a file; see 'steward help'\n",
+                    err.toString(StandardCharsets.UTF_8), command);
+        }
+    }
+
+    @Test
+    void withJsonAnInvocationErrorIsAlsoJsonOnStdout(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String missing = dir.resolve("missing.json").toString();
+        assertEquals(2, Main.run(List.of("apply", "-a", missing, "--json"), Map.of("STEWARD_HOME", dir.toString()),
+                stream(out), stream(new ByteArrayOutputStream())));
+        assertEquals("{\"ok\":false,\"error\":\"assignment document " + missing + " does not exist\"}\n",
+                out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aSecondAgentOnOneDataDirectoryRefusesAtStart(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path state = java.nio.file.Files.createDirectories(dir.resolve("data/state"));
+        java.nio.file.Path lock = state.resolve("agent.lock");
+        java.nio.file.Files.writeString(lock, "pid 4242 agent since 2026-12-06T21:00:00Z\n");
+        java.nio.file.Files.createDirectories(dir.resolve("etc"));
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
+                java.nio.file.StandardOpenOption.WRITE); var held = ch.lock()) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int exit = Main.run(List.of("run", "--shell"), Map.of("STEWARD_HOME", dir.toString()),
+                    stream(new ByteArrayOutputStream()), stream(err));
+            assertEquals(2, exit);
+            assertEquals("steward: another Steward agent is working on " + dir.resolve("data") + " (it holds " + lock
+                    + ": pid 4242 agent since 2026-12-06T21:00:00Z); stop it or use its shell\n",
+                    err.toString(StandardCharsets.UTF_8));
+        }
     }
 
     @ParameterizedTest

@@ -86,7 +86,10 @@ class SettingsTest {
         assertEquals("false", p.get("steward.json"));
         assertFalse(p.containsKey("steward.systemd.bus"));
         assertEquals("onFirstInit", p.get("org.osgi.framework.storage.clean"));
-        assertEquals("INFO", p.get("org.ops4j.pax.logging.DefaultServiceLog.level"));
+        assertEquals("WARN", p.get("org.ops4j.pax.logging.DefaultServiceLog.level"), "INFO only with --verbose");
+        assertEquals("INFO", Boot.properties(resolve(Map.of(), "run", "--verbose"), Path.of("/c"))
+                .get("org.ops4j.pax.logging.DefaultServiceLog.level"));
+        assertFalse(p.containsKey("gosh.args"), "leaving the shell stops the agent");
         assertEquals("/opt/steward/deploy", p.get("felix.fileinstall.dir"));
         assertEquals("1000", p.get("felix.fileinstall.poll"));
         assertEquals("true", p.get("felix.fileinstall.noInitialDelay"));

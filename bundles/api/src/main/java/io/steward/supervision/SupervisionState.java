@@ -21,7 +21,14 @@ public enum SupervisionState {
     /** Its kind has no dispatcher right now; the workload is left as it is. */
     DETACHED,
     /** No longer assigned; everything Steward installed for it is gone. */
-    REMOVED;
+    REMOVED,
+    /**
+     * Held disabled by an operator whatever its assignment says (durable until released); nothing of
+     * it is installed.
+     *
+     * @since 1.1
+     */
+    HELD;
 
     /** The wire spelling, e.g. {@code ready}. */
     public String wireName() {

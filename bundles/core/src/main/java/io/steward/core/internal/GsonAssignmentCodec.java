@@ -242,11 +242,40 @@ public final class GsonAssignmentCodec implements AssignmentCodec {
             throw new InvalidDocumentException(path + ".sha256: \"" + sha + "\" is not 64 hex digits");
         }
         String signature = optionalString(o, "signature", path + ".signature").orElse("");
+        if (!signature.isBlank()) {
+            // checked here, not first at staging: the document is refused before anything happens
+            Optional<String> bad = signatureProblem(signature.strip());
+            if (bad.isPresent()) {
+                throw new InvalidDocumentException(path + ".signature: " + bad.get());
+            }
+        }
         Optional<String> key = optionalString(o, "key", path + ".key");
         if (key.isPresent() && !KEY_ID.matcher(key.get()).matches()) {
             throw new InvalidDocumentException(path + ".key: \"" + key.get() + "\" is not a valid key id");
         }
         return Optional.of(new ArtifactRef(url, sha, signature, key));
+    }
+
+    /** What is wrong with a base64 Ed25519 signature (64 bytes), naming the first bad character; empty if nothing. */
+    static Optional<String> signatureProblem(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean base64 = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
+                    || c == '=';
+            if (!base64) {
+                return Optional.of("'" + (Character.isISOControl(c) || Character.isWhitespace(c)
+                        ? String.format("\\u%04x", (int) c) : String.valueOf(c)) + "' at position " + (i + 1)
+                        + " is not a base64 character");
+            }
+        }
+        byte[] bytes;
+        try {
+            bytes = java.util.Base64.getDecoder().decode(text);
+        } catch (IllegalArgumentException e) {
+            return Optional.of("is not valid base64 (" + e.getMessage() + ")");
+        }
+        return bytes.length == 64 ? Optional.empty()
+                : Optional.of("decodes to " + bytes.length + " bytes; an Ed25519 signature is 64");
     }
 
     private static Resources resources(JsonObject parent, String path, boolean strict, List<String> warnings)

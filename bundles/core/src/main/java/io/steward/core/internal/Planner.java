@@ -87,11 +87,15 @@ final class Planner {
             return step(a, Action.INSTALL, failure.isPresent() ? "retrying after: " + failure.get().error()
                     : "not installed yet");
         }
+        boolean changed = !in.fingerprint().apply(installed.get()).equals(fp);
         if (!in.attached().test(a.id())) {
-            return step(a, Action.ADOPT, "installed " + installed.get().version()
-                    + "; re-attaching to it without a restart");
+            // one step per add-on: a changed one is re-attached and updated within its update
+            return changed ? step(a, Action.UPDATE, describeChange(installed.get(), a)
+                            + " (installed " + installed.get().version() + " is re-attached first, without a restart)")
+                    : step(a, Action.ADOPT, "installed " + installed.get().version()
+                            + "; re-attaching to it without a restart");
         }
-        if (!in.fingerprint().apply(installed.get()).equals(fp)) {
+        if (changed) {
             return step(a, Action.UPDATE, describeChange(installed.get(), a));
         }
         return step(a, Action.KEEP, "installed as assigned");

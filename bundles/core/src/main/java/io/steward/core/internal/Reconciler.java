@@ -212,12 +212,14 @@ public final class Reconciler implements SupervisionService {
     private FileChannel lockChannel;
     private FileLock lock;
     private final Map<AddonId, String> desiredVersions = new HashMap<>();
+    private final Map<AddonId, String> heldKinds = new HashMap<>();       // the kind of a held add-on, from its assignment
     // also written by the workers of a pass, one add-on each
     private final Map<AddonId, Long> attachedTo = new ConcurrentHashMap<>();
     private final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
 
     private volatile List<SupervisionStatus> statuses = List.of();
     private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
+    private String lastRefusal;                      // reconcile thread only: the same, for a refused pass
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -434,7 +436,10 @@ public final class Reconciler implements SupervisionService {
             ReconcileReport report = pass(false);
             mine.forEach(w -> w.complete(report));
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
-            LOG.warn("Reconcile pass refused: {}", e.getMessage());
+            if (automatic && !e.getMessage().equals(lastRefusal)) {
+                LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
+            }
+            lastRefusal = e.getMessage();
             mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
@@ -469,6 +474,15 @@ public final class Reconciler implements SupervisionService {
         } catch (IOException | RuntimeException e) {
             brokenBecause = "cannot open Steward's state in " + layout.state() + ": " + e.getMessage();
             LOG.error("{}", brokenBecause, e);
+            return;
+        }
+        if (automatic) {
+            try {
+                acquireLock();      // an agent holds the data directory from its start, not from its first pass
+            } catch (IllegalStateException e) {
+                lastRefusal = e.getMessage();       // logged once here, not at every pass
+                LOG.error("{}", e.getMessage());
+            }
         }
     }
 
@@ -487,12 +501,16 @@ public final class Reconciler implements SupervisionService {
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         Desired desired = collectDesired(warnings);
+        // a one-shot plan beside a running agent says what that agent does: it has adopted what it owns
+        java.util.function.Predicate<AddonId> attached = dryRun && !automatic && lock == null && agentRunning()
+                ? id -> true : this::attached;
         List<Planner.Decision> decisions = Planner.decide(new Planner.Inputs(desired.assigned, desired.unassigned,
-                desired.authoritative, ledger.entries(), kind -> dispatcherFor(kind).isPresent(), this::attached,
+                desired.authoritative, ledger.entries(), kind -> dispatcherFor(kind).isPresent(), attached,
                 codec::fingerprint, started));
         List<PlanStep> steps = new ArrayList<>();
         if (dryRun) {
             decisions.forEach(d -> steps.add(d.step()));
+            publish();      // a view only: what the ledger and the holds say, with the kinds of held add-ons
         } else {
             desiredVersions.clear();
             desired.assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
@@ -599,35 +617,39 @@ public final class Reconciler implements SupervisionService {
         AddonId id = step.id();
         Instant now = clock.instant();
         switch (step.action()) {
-            case INSTALL, UPDATE -> applyAddon(d.assignment().orElseThrow(), step.action().wireName());
-            case ADOPT -> {
-                Assignment wanted = d.assignment().orElseThrow();
-                if (adopt(id) && !codec.fingerprint(wanted).equals(installedFingerprint(id))) {
-                    PlanStep update = new PlanStep(id, step.kind(), Action.UPDATE,
-                            Planner.describeChange(ledger.get(id).orElseThrow().installed().orElseThrow(), wanted));
-                    applyAddon(wanted, "update");
-                    return List.of(step, update);
+            case INSTALL -> applyAddon(d.assignment().orElseThrow(), step.action().wireName());
+            case UPDATE -> {
+                // an add-on not attached to its kind's dispatcher (a one-shot apply, a new kind bundle)
+                // is adopted first, so the dispatcher updates what runs; still one step
+                if (attached(id) || adopt(id)) {
+                    applyAddon(d.assignment().orElseThrow(), step.action().wireName());
                 }
             }
+            case ADOPT -> adopt(id);
             case KEEP -> d.assignment().ifPresent(this::checkHealth);
             case REMOVE -> removeAddon(id, step.kind(), step.reason());
             case DETACHED -> setState(id, step.kind(), SupervisionState.DETACHED, step.reason(), now);
-            case REJECT, SKIP_REJECTED -> setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now);
+            case REJECT -> {
+                if (setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now)) {
+                    LOG.error("Add-on {} rejected: {}", id, step.reason());   // once, when it becomes so
+                }
+            }
+            case SKIP_REJECTED -> setState(id, step.kind(), SupervisionState.REJECTED, step.reason(), now);
             case WAIT_RETRY -> setState(id, step.kind(), SupervisionState.FAILED, step.reason(), now);
         }
         return List.of(step);
     }
 
-    private String installedFingerprint(AddonId id) {
-        return ledger.get(id).flatMap(Ledger.Entry::installed).map(codec::fingerprint).orElse("");
-    }
-
-    private void setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
-        Ledger.Entry entry = ledger.get(id).orElse(Ledger.Entry.fresh(kind, now));
+    /** Records a state; whether it changed (a new add-on, another state or detail). */
+    private boolean setState(AddonId id, String kind, SupervisionState state, String detail, Instant now) {
+        Optional<Ledger.Entry> before = ledger.get(id);
+        Ledger.Entry entry = before.orElse(Ledger.Entry.fresh(kind, now));
         Ledger.Entry next = entry.withState(state, detail, now);
-        if (!next.equals(entry) || ledger.get(id).isEmpty()) {
+        boolean changed = before.isEmpty() || entry.state() != state || !entry.detail().equals(detail);
+        if (!next.equals(entry) || before.isEmpty()) {
             ledger.put(id, next);
         }
+        return changed;
     }
 
     private void applyAddon(Assignment a, String action) {
@@ -668,7 +690,7 @@ public final class Reconciler implements SupervisionService {
         ledger.put(a.id(), entry.withState(permanent ? SupervisionState.REJECTED : SupervisionState.FAILED, detail, now)
                 .withFailure(Optional.of(failure)));
         if (permanent) {
-            LOG.info("Add-on {} rejected: {}", a.id(), e.getMessage());
+            LOG.error("Add-on {} rejected: {}", a.id(), detail);     // an operator must act: it is not retried
         } else {
             LOG.warn("Add-on {} failed: {}", a.id(), detail);
         }
@@ -820,6 +842,7 @@ public final class Reconciler implements SupervisionService {
         Map<AddonId, String> unassigned = new HashMap<>();
         for (Assignment a : merged.addons()) {
             if (ledger.holds().contains(a.id())) {
+                heldKinds.put(a.id(), a.kind());
                 unassigned.put(a.id(), "held disabled by an operator (steward:enable " + a.id() + " releases it)");
             } else if (!a.enabled()) {
                 unassigned.put(a.id(), "disabled by its assignment");
@@ -857,6 +880,15 @@ public final class Reconciler implements SupervisionService {
         Map<AddonId, SupervisionStatus> next = new TreeMap<>(removed);
         ledger.entries().forEach((id, e) -> next.put(id, new SupervisionStatus(id, e.kind(), e.state(),
                 Optional.ofNullable(desiredVersions.get(id)), e.activeVersion(), e.detail(), e.since())));
+        // a hold outlives the add-on's ledger entry: it is shown (in every process) until it is released
+        for (AddonId id : ledger.holds()) {
+            SupervisionStatus was = next.get(id);
+            if (was == null || was.state() == SupervisionState.REMOVED) {
+                next.put(id, new SupervisionStatus(id, was == null ? heldKinds.getOrDefault(id, "unknown") : was.kind(),
+                        SupervisionState.HELD, Optional.empty(), Optional.empty(), "held disabled by an operator;"
+                        + " steward:enable " + id + " releases it", was == null ? clock.instant() : was.since()));
+            }
+        }
         statuses = List.copyOf(next.values());
     }
 
@@ -881,8 +913,27 @@ public final class Reconciler implements SupervisionService {
             }
             lockChannel = ch;
             lock = l;
+            // who holds it, for the next process that finds it locked (steward status)
+            String holder = "pid " + ProcessHandle.current().pid() + " " + (automatic ? "agent" : "one-shot")
+                    + " since " + clock.instant() + "\n";
+            ch.truncate(0);
+            ch.write(java.nio.ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8)), 0);
         } catch (IOException e) {
             throw new IllegalStateException("cannot lock " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether another process holds the agent lock; only reads (a missing file: no agent). */
+    private boolean agentRunning() {
+        Path file = layout.state().resolve("agent.lock");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            try (FileLock probe = ch.tryLock(0, Long.MAX_VALUE, true)) {
+                return probe == null;
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                return true;    // this JVM holds it (an embedding that runs a plan beside its agent)
+            }
+        } catch (IOException e) {
+            return false;
         }
     }
 

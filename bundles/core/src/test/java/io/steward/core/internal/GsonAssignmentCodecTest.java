@@ -29,7 +29,7 @@ class GsonAssignmentCodecTest {
 
     static final String SIDECAR = "{\"id\":\"netprobe\",\"version\":\"1.4.0\",\"supervision\":\"agent_sidecar\","
             + "\"artifact\":{\"url\":\"file:///srv/netprobe.tar.gz\",\"sha256\":\"" + "AB".repeat(32) + "\","
-            + "\"signature\":\"c2ln\",\"key\":\"release-2026\"},\"binary\":\"bin/netprobe\",\"args\":[\"-v\"],"
+            + "\"signature\":\"" + "A".repeat(86) + "==\",\"key\":\"release-2026\"},\"binary\":\"bin/netprobe\",\"args\":[\"-v\"],"
             + "\"env\":{\"LOG_LEVEL\":\"info\"},\"resources\":{\"cpu_max_percent\":50,\"memory_max_bytes\":268435456,"
             + "\"tasks_max\":64}}";
 
@@ -70,6 +70,8 @@ class GsonAssignmentCodecTest {
         "config array | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"config_toggle\",\"config\":[1]} | addons[0].config: expected an object, got an array",
         "negative memory | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"config_toggle\",\"resources\":{\"memory_max_bytes\":-1}} | addons[0].resources.memory_max_bytes: -1 must be a positive whole number",
         "kind name | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"Systemd Service\"} | addons[0].supervision: \"Systemd Service\" is not a valid kind name",
+        "signature character | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"sidecar\",\"artifact\":{\"url\":\"file:///a\",\"sha256\":\"" + "0000000000000000000000000000000000000000000000000000000000000000" + "\",\"signature\":\"abc-def\"}} | addons[0].artifact.signature: '-' at position 4 is not a base64 character",
+        "signature length | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"sidecar\",\"artifact\":{\"url\":\"file:///a\",\"sha256\":\"" + "0000000000000000000000000000000000000000000000000000000000000000" + "\",\"signature\":\"c2ln\"}} | addons[0].artifact.signature: decodes to 3 bytes; an Ed25519 signature is 64",
         "duplicate capability | {\"id\":\"a\",\"version\":\"1\",\"supervision\":\"config_toggle\",\"capabilities\":[\"x\",\"x\"]} | addons[0].capabilities: lists a capability twice",
     })
     void refusesWithThePathAndTheRule(String name, String addon, String expected) {

@@ -405,6 +405,51 @@ class ReconcilerTest {
     }
 
     @Test
+    void aOneShotPlanSaysExactlyWhatItsApplyDoesOneStepPerAddon() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        Reconciler first = reconciler(source);
+        bind(first, new FakeDispatcher("config_toggle"));
+        run(first);
+        first.deactivate();
+        started.remove(first);
+
+        // a new one-shot process: nothing is attached; a changes, b does not
+        source.set(doc(toggle("a", "2.0"), toggle("b", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler oneShot = reconciler(source);
+        bind(oneShot, toggles);
+        ReconcileReport plan = oneShot.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        ReconcileReport applied = run(oneShot);
+        assertEquals(List.of("a update", "b adopt"), steps(plan));
+        assertEquals(steps(plan), steps(applied), "apply did what plan said, one step per add-on");
+        assertEquals(plan.steps().get(0).reason(), applied.steps().get(0).reason());
+        assertEquals(List.of("adopt a", "apply a 2.0", "adopt b"), toggles.calls);
+        assertTrue(applied.converged());
+    }
+
+    @Test
+    void aOneShotPlanBesideARunningAgentSaysWhatThatAgentDoes() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        Reconciler agent = reconciler(source);      // holds the lock from its first pass on
+        bind(agent, new FakeDispatcher("config_toggle"));
+        run(agent);
+
+        source.set(doc(toggle("a", "2.0"), toggle("b", "1.0")));
+        Reconciler oneShot = reconciler(source);
+        bind(oneShot, new FakeDispatcher("config_toggle"));
+        ReconcileReport plan = oneShot.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        ReconcileReport done = run(agent);
+        assertEquals(List.of("a update", "b keep"), steps(plan));
+        assertEquals(steps(plan), steps(done));
+    }
+
+    private static List<String> steps(ReconcileReport r) {
+        return r.steps().stream().map(s -> s.id() + " " + s.action().wireName()).toList();
+    }
+
+    @Test
     void planChangesNothing() throws Exception {
         FakeSource source = new FakeSource();
         source.set(doc(toggle("a", "1.0")));
@@ -431,8 +476,15 @@ class ReconcilerTest {
         bind(r, toggles);
         run(r);
         r.setEnabled(new AddonId("a"), false);
-        assertEquals(SupervisionState.REMOVED, state(run(r), "a"));
+        ReconcileReport held = run(r);
+        assertEquals(SupervisionState.HELD, state(held, "a"), "a hold has its own state word");
+        assertTrue(held.statuses().get(0).detail().contains("steward:enable a"), held.statuses().toString());
         assertEquals(1, toggles.count("remove"));
+        // another process (steward status) sees the hold too, with the add-on's kind
+        Reconciler other = reconciler(source);
+        ReconcileReport seen = other.plan().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(SupervisionState.HELD, state(seen, "a"));
+        assertEquals("config_toggle", seen.statuses().get(0).kind());
         r.setEnabled(new AddonId("a"), true);
         assertEquals(SupervisionState.READY, state(run(r), "a"));
         assertEquals(List.of("install", "hold", "remove", "release", "install"),

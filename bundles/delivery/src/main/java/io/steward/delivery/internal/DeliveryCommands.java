@@ -111,7 +111,15 @@ public final class DeliveryCommands {
                 default -> new CommandResult(2, "", "steward: unknown command " + command);
             };
         } catch (Usage e) {
-            return new CommandResult(2, "", "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
+            String stdout = "";
+            if (context.getProperty("steward.command.args") != null
+                    && context.getProperty("steward.command.args").contains("\"--json\"")) {
+                JsonObject o = new JsonObject();
+                o.addProperty("ok", false);
+                o.addProperty("error", command + ": " + e.getMessage());
+                stdout = JSON.toJson(o) + "\n";
+            }
+            return new CommandResult(2, stdout, "steward: " + command + ": " + e.getMessage() + "\n" + usage(command));
         } catch (IOException e) {
             return new CommandResult(1, "", "steward: " + command + " failed: " + Failures.describe(e));
         } catch (RuntimeException e) {
@@ -121,21 +129,18 @@ public final class DeliveryCommands {
 
     static String usage(String command) {
         return switch (command) {
-            case "keygen" -> "usage: steward keygen --out NAME";
-            case "pack" -> "usage: steward pack DIR --key KEY.pem --out FILE [--id ID --version V] [--json]";
-            default -> "usage: steward verify FILE --id ID --version V --sha256 HEX --signature BASE64 [--key KEYID] [--json]";
+            case "keygen" -> "usage: steward keygen --out NAME   (writes NAME.key.pem and NAME.pub.pem)";
+            case "pack" -> "usage: steward pack DIR --key NAME.key.pem --out FILE [--expect-id ID] [--expect-version V] [--json]";
+            default -> "usage: steward verify FILE --id ID --version V --sha256 HEX --signature BASE64 [--key KEYID|FILE] [--json]";
         };
     }
 
     private CommandResult keygen(List<String> list) throws Usage, IOException {
         Args a = Args.parse(list, Set.of("--out"), Set.of());
         a.positionals(0);
-        String name = a.required("--out");
-        if (name.endsWith(".pem")) {
-            name = name.substring(0, name.length() - ".pem".length());
-        }
-        Path base = resolve(name);
-        Path priv = base.resolveSibling(base.getFileName() + ".pem");
+        Path base = resolve(stem(a.required("--out")));
+        // the private half cannot be mistaken for the file a host trusts (<trust>/NAME.pem)
+        Path priv = base.resolveSibling(base.getFileName() + ".key.pem");
         Path pub = base.resolveSibling(base.getFileName() + ".pub.pem");
         KeyPair pair = Ed25519.generate();
         try {
@@ -146,9 +151,21 @@ public final class DeliveryCommands {
             return new CommandResult(1, "", "steward: keygen: " + e.getFile() + " already exists; not overwriting a key");
         }
         String id = base.getFileName().toString();
-        return new CommandResult(0, "private key " + priv + " (keep it secret)\n"
+        return new CommandResult(0, "private key " + priv + " (keep it secret; sign with steward pack DIR --key " + priv
+                + " --out FILE)\n"
                 + "public key  " + pub + "\n"
-                + "trust it on a host as <trust>/" + id + ".pem (key id \"" + id + "\")\n", "");
+                + "trust it on a host by copying " + pub.getFileName() + " to <trust>/" + id + ".pem (key id \"" + id
+                + "\")\n", "");
+    }
+
+    /** A key name without the suffixes keygen adds: NAME, NAME.pem, NAME.key.pem and NAME.pub.pem all give NAME. */
+    static String stem(String name) {
+        for (String suffix : List.of(".key.pem", ".pub.pem", ".pem")) {
+            if (name.endsWith(suffix) && name.length() > suffix.length()) {
+                return name.substring(0, name.length() - suffix.length());
+            }
+        }
+        return name;
     }
 
     /** Creates {@code file} with {@code mode} from the start: a private key is never readable by others, even briefly. */
@@ -162,7 +179,7 @@ public final class DeliveryCommands {
     }
 
     private CommandResult pack(List<String> list) throws Usage, IOException {
-        Args a = Args.parse(list, Set.of("--key", "--out", "--id", "--version"), Set.of("--json"));
+        Args a = Args.parse(list, Set.of("--key", "--out", "--expect-id", "--expect-version"), Set.of("--json"));
         Path dir = resolve(a.positionals(1).get(0));
         Path keyFile = resolve(a.required("--key"));
         Path out = resolve(a.required("--out"));
@@ -185,17 +202,18 @@ public final class DeliveryCommands {
         }
         String id = packed.manifest().id();
         String version = packed.manifest().version();
-        Optional<String> wantId = a.optional("--id");
-        Optional<String> wantVersion = a.optional("--version");
+        // the id and version come from addon.json; these only check them (a script's guard)
+        Optional<String> wantId = a.optional("--expect-id");
+        Optional<String> wantVersion = a.optional("--expect-version");
         if (wantId.isPresent() && !wantId.get().equals(id) || wantVersion.isPresent() && !wantVersion.get().equals(version)) {
             Files.deleteIfExists(out);
-            throw new Usage("--id/--version (" + wantId.orElse(id) + " " + wantVersion.orElse(version)
+            throw new Usage("--expect-id/--expect-version (" + wantId.orElse(id) + " " + wantVersion.orElse(version)
                     + ") disagree with " + dir.resolve("addon.json") + " (" + id + " " + version
                     + "); the artifact would be refused");
         }
         String signature = Base64.getEncoder().encodeToString(
                 Ed25519.sign(key, Ed25519.statement(id, version, packed.sha256())));
-        String keyId = keyFile.getFileName().toString().replaceFirst("\\.pem$", "");
+        String keyId = stem(keyFile.getFileName().toString());
         JsonObject artifact = new JsonObject();
         artifact.addProperty("url", packed.file().toAbsolutePath().toUri().toString());
         artifact.addProperty("sha256", packed.sha256());
@@ -248,9 +266,38 @@ public final class DeliveryCommands {
         if (!Files.isRegularFile(file)) {
             throw new Usage(file + " is not a regular file");
         }
-        Failures fail = new Failures(id);
         HostLayout layout = HostLayout.from(context::getProperty);
-        SignaturePolicy policy = new SignaturePolicy(new TrustStore(layout.trust()), Set.of(config.allow_unsigned_addons()));
+        if (key.isPresent() && (key.get().contains("/") || key.get().endsWith(".pem"))) {
+            // a public key file instead of a key id: checked against that key alone, before it is trusted anywhere
+            Path keyFile = resolve(key.get());
+            String keyId = stem(keyFile.getFileName().toString());
+            Path single = null;
+            try {
+                Ed25519.readPublic(Files.readString(keyFile, StandardCharsets.US_ASCII));
+                single = Files.createTempDirectory("steward-verify-");
+                Files.copy(keyFile, single.resolve(keyId + ".pem"));
+                return verify(file, id, version, sha, signature, Optional.of(keyId), json, new TrustStore(single));
+            } catch (NoSuchFileException e) {
+                throw new Usage("--key " + keyFile + " does not exist (give a key id of the trust store or a public key file)");
+            } catch (InvalidKeySpecException | IOException e) {
+                throw new Usage("--key " + keyFile + " is not an Ed25519 public key in PEM (" + e.getMessage() + ")");
+            } finally {
+                if (single != null) {
+                    try {
+                        FileOps.deleteTree(single);
+                    } catch (IOException e) {
+                        // a temporary copy of a public key: nothing secret is left behind
+                    }
+                }
+            }
+        }
+        return verify(file, id, version, sha, signature, key, json, new TrustStore(layout.trust()));
+    }
+
+    private CommandResult verify(Path file, String id, String version, String sha, String signature,
+                                 Optional<String> key, boolean json, TrustStore trust) {
+        Failures fail = new Failures(id);
+        SignaturePolicy policy = new SignaturePolicy(trust, Set.of(config.allow_unsigned_addons()));
         ArtifactReader reader = new ArtifactReader(DeliveryStager.limits(config));
         try {
             ArtifactReader.Result r;

@@ -53,7 +53,13 @@ final class SignaturePolicy {
         try {
             sig = Base64.getDecoder().decode(text);
         } catch (IllegalArgumentException e) {
-            throw fail.permanent(STEP, "the signature is not valid base64 (" + e.getMessage() + ")");
+            int bad = 0;
+            while (bad < text.length() && "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".indexOf(text.charAt(bad)) >= 0) {
+                bad++;
+            }
+            throw fail.permanent(STEP, "the signature is not valid base64: " + (bad < text.length()
+                    ? "'" + text.charAt(bad) + "' at position " + (bad + 1) + " is not a base64 character"
+                    : e.getMessage()));
         }
         if (sig.length != Ed25519.SIGNATURE_BYTES) {
             throw fail.permanent(STEP, "the signature is " + sig.length + " bytes long, an Ed25519 signature is 64");

@@ -74,11 +74,11 @@ class CommandsTest {
     void keygenKeysAreInterchangeableWithOpenssl() throws Exception {
         CommandResult o = command("keygen", "--out", "keys/release");
         assertEquals(0, o.exit(), o.stderr());
-        Path priv = cwd.resolve("keys/release.pem");
+        Path priv = cwd.resolve("keys/release.key.pem");     // never the name a host trusts (<trust>/release.pem)
         Path pub = cwd.resolve("keys/release.pub.pem");
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(priv)));
         assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(pub)));
-        assertTrue(o.stdout().contains("<trust>/release.pem"), o.stdout());
+        assertTrue(o.stdout().contains("by copying release.pub.pem to <trust>/release.pem"), o.stdout());
         // openssl reads the private key and derives the same public key
         assertEquals(Files.readString(pub), Fixtures.run(cwd, "openssl", "pkey", "-in", priv.toString(), "-pubout"));
         // a statement signed by Steward verifies with openssl
@@ -90,10 +90,10 @@ class CommandsTest {
         assertTrue(verified.contains("Signature Verified Successfully"), verified);
         // and one signed by openssl with the keygen key verifies with Steward
         byte[] sig = Base64.getDecoder().decode(Fixtures.sh(cwd,
-                "openssl pkeyutl -sign -inkey keys/release.pem -rawin -in stmt | base64 -w0").strip());
+                "openssl pkeyutl -sign -inkey keys/release.key.pem -rawin -in stmt | base64 -w0").strip());
         assertTrue(Ed25519.verify(Ed25519.readPublic(Files.readString(pub)), Files.readAllBytes(stmt), sig));
 
-        CommandResult again = command("keygen", "--out", "keys/release.pem");
+        CommandResult again = command("keygen", "--out", "keys/release.key.pem");
         assertEquals(1, again.exit());
         assertTrue(again.stderr().contains("already exists"), again.stderr());
     }
@@ -126,7 +126,7 @@ class CommandsTest {
         assertEquals(0, command("keygen", "--out", "demo").exit());
         Files.copy(cwd.resolve("demo.pub.pem"), host.trust.resolve("demo.pem"));
         Path src = folder("src");
-        CommandResult first = command("pack", "src", "--key", "demo.pem", "--out", "dist/a.tar.gz", "--json");
+        CommandResult first = command("pack", "src", "--key", "demo.key.pem", "--out", "dist/a.tar.gz", "--json");
         assertEquals(0, first.exit(), first.stderr());
 
         // other mtimes, owners and modes of non-executables on disk: the same bytes
@@ -139,7 +139,7 @@ class CommandsTest {
                 }
             }
         }
-        CommandResult second = command("pack", "src", "--key", "demo.pem", "--out", "dist/b.tar.gz", "--json");
+        CommandResult second = command("pack", "src", "--key", "demo.key.pem", "--out", "dist/b.tar.gz", "--json");
         assertEquals(0, second.exit(), second.stderr());
         assertArrayEquals(Files.readAllBytes(cwd.resolve("dist/a.tar.gz")), Files.readAllBytes(cwd.resolve("dist/b.tar.gz")));
 
@@ -189,6 +189,18 @@ class CommandsTest {
         assertEquals(0, okJson.exit(), okJson.stderr());
         assertTrue(JsonParser.parseString(okJson.stdout()).getAsJsonObject().get("ok").getAsBoolean());
 
+        // --key takes a public key file too: checked against it alone, trusted or not
+        Files.delete(host.trust.resolve("demo.pem"));
+        CommandResult byFile = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
+                "--signature", sig, "--key", "demo.pub.pem");
+        assertEquals(0, byFile.exit(), byFile.stderr());
+        assertTrue(byFile.stdout().contains("signed by trusted key demo"), byFile.stdout());
+        CommandResult notAKey = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.4.0", "--sha256", sha,
+                "--signature", sig, "--key", "demo.key.pem");
+        assertEquals(2, notAKey.exit());
+        assertTrue(notAKey.stderr().contains("is not an Ed25519 public key in PEM"), notAKey.stderr());
+        Files.copy(cwd.resolve("demo.pub.pem"), host.trust.resolve("demo.pem"));
+
         CommandResult wrongVersion = command("verify", "dist/a.tar.gz", "--id", "netprobe", "--version", "1.5.0", "--sha256", sha,
                 "--signature", sig);
         assertEquals(1, wrongVersion.exit());
@@ -214,18 +226,18 @@ class CommandsTest {
         assertEquals(0, command("keygen", "--out", "demo").exit());
         Path src = folder("src");
         Files.createSymbolicLink(src.resolve("share/link"), Path.of("/etc/passwd"));
-        CommandResult link = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
+        CommandResult link = command("pack", "src", "--key", "demo.key.pem", "--out", "x.tar.gz");
         assertEquals(1, link.exit());
         assertTrue(link.stderr().contains("share/link is a symbolic link"), link.stderr());
         Files.delete(src.resolve("share/link"));
 
-        CommandResult mismatch = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz", "--id", "other");
+        CommandResult mismatch = command("pack", "src", "--key", "demo.key.pem", "--out", "x.tar.gz", "--expect-id", "other");
         assertEquals(2, mismatch.exit());
         assertTrue(mismatch.stderr().contains("disagree"), mismatch.stderr());
         assertFalse(Files.exists(cwd.resolve("x.tar.gz")));
 
         Files.delete(src.resolve("netprobe"));
-        CommandResult noBinary = command("pack", "src", "--key", "demo.pem", "--out", "x.tar.gz");
+        CommandResult noBinary = command("pack", "src", "--key", "demo.key.pem", "--out", "x.tar.gz");
         assertEquals(1, noBinary.exit());
         assertTrue(noBinary.stderr().contains("declared binary \"netprobe\" is missing"), noBinary.stderr());
 
@@ -233,7 +245,7 @@ class CommandsTest {
         assertEquals(2, badKey.exit());
         assertTrue(badKey.stderr().contains("is not an Ed25519 private key"), badKey.stderr());
 
-        assertEquals(2, command("pack", "--key", "demo.pem").exit());
+        assertEquals(2, command("pack", "--key", "demo.key.pem").exit());
         assertEquals(2, command("keygen", "--bogus").exit());
     }
 

@@ -203,7 +203,7 @@ class HostileCorpusTest {
             return host.record(ID, V, "sidecar", host.artifacts.resolve("never-fetched.tar.gz").toUri().toString(), sha,
                     stranger.sign(ID, V, sha), Optional.empty(), Optional.of(ID));
         }));
-        cases.add(c("malformed base64", "not valid base64", PERMANENT, withSignature("%%%not-base64%%%")));
+        cases.add(c("malformed base64", "not valid base64: '%' at position 1 is not a base64 character", PERMANENT, withSignature("%%%not-base64%%%")));
         cases.add(c("signature of the wrong length", "is 6 bytes long", PERMANENT, withSignature("AAAAAAAA")));
         cases.add(c("empty signature", "unsigned (empty signature)", PERMANENT, withSignature("")));
         cases.add(c("wrong signature while unsigned is allowed", "does not match any trusted key", PERMANENT,

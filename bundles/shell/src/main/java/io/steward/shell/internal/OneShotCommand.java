@@ -1,5 +1,6 @@
 package io.steward.shell.internal;
 
+import io.steward.supervision.HostLayout;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
 import io.steward.supervision.SupervisionState;
@@ -54,7 +55,8 @@ public final class OneShotCommand {
             worker = null;
             return;
         }
-        worker = new Thread(() -> publish(run(command, json)), "shell-oneshot");
+        worker = new Thread(() -> publish(json ? Render.jsonError(run(command, true)) : run(command, false)),
+                "shell-oneshot");
         worker.setDaemon(true);
         worker.start();
     }
@@ -100,10 +102,19 @@ public final class OneShotCommand {
         }
         ReconcileReport r = supervision.reconcile().toCompletableFuture().get(1, TimeUnit.DAYS);
         List<String> errors = new ArrayList<>(warnings(r));
+        List<String> unsupervised = new ArrayList<>();
         for (SupervisionStatus s : r.statuses()) {
             if (s.desiredVersion().isPresent() && s.state() != SupervisionState.READY) {
                 errors.add("steward: add-on " + s.id() + " is " + s.state().wireName() + ": " + s.detail());
             }
+            if (s.kind().equals("sidecar") && s.desiredVersion().isPresent() && s.state() == SupervisionState.READY) {
+                unsupervised.add(s.id().value());
+            }
+        }
+        if (!unsupervised.isEmpty()) {
+            // nothing restarts a sidecar once this process exits; the next agent adopts it (same pid)
+            errors.add("steward: note: sidecar " + String.join(", ", unsupervised) + " keeps running unsupervised"
+                    + " (no restart on a crash) until 'steward run' starts and adopts it");
         }
         return new CommandResult(r.converged() ? 0 : 1, json ? Render.applyJson(r) : Render.applyText(r),
                 String.join("\n", errors));
@@ -120,8 +131,11 @@ public final class OneShotCommand {
 
     private CommandResult status(boolean json) throws Exception {
         // a plan runs on the reconcile queue after the ledger is loaded, so its statuses are the recorded ones
-        List<SupervisionStatus> statuses = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS).statuses();
-        return new CommandResult(0, json ? Render.statusJson(statuses) : Render.statusTable(statuses), "");
+        ReconcileReport r = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS);
+        java.util.Optional<AgentLock> agent = AgentLock.holder(HostLayout.from(context::getProperty).state());
+        // a source in error (a malformed assignments.json) is what the agent is warning about too
+        return new CommandResult(0, json ? Render.statusJson(r.statuses(), agent)
+                : AgentLock.describe(agent) + "\n" + Render.statusTable(r.statuses()), String.join("\n", warnings(r)));
     }
 
     /** The document named on the command line must be valid, or nothing happens (exit 2). */

@@ -37,6 +37,33 @@ final class Render {
         return GSON.toJson(o);
     }
 
+    /** {@code steward status --json}: the add-ons and whether an agent holds the data directory. */
+    static String statusJson(List<SupervisionStatus> statuses, Optional<AgentLock> holder) {
+        JsonObject agent = new JsonObject();
+        agent.addProperty("running", holder.map(AgentLock::agent).orElse(false));
+        holder.filter(h -> h.pid() > 0).ifPresent(h -> agent.addProperty("pid", h.pid()));
+        holder.filter(h -> !h.since().isEmpty()).ifPresent(h -> agent.addProperty("since", h.since()));
+        JsonObject o = new JsonObject();
+        o.add("agent", agent);
+        o.add("addons", statusArray(statuses));
+        return GSON.toJson(o);
+    }
+
+    /**
+     * With {@code --json}, a command that fails without output prints {@code {"ok":false,"error":…}} on
+     * stdout as {@code steward verify --json} does (the sentence stays on stderr).
+     */
+    static io.steward.supervision.CommandResult jsonError(io.steward.supervision.CommandResult r) {
+        if (r.exit() == 0 || !r.stdout().isEmpty()) {
+            return r;
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("ok", false);
+        o.addProperty("error", r.stderr().lines().map(l -> l.replaceFirst("^steward: ", "")).reduce((a, b) -> a + "; " + b)
+                .orElse("exit " + r.exit()));
+        return new io.steward.supervision.CommandResult(r.exit(), GSON.toJson(o) + "\n", r.stderr());
+    }
+
     static String planJson(ReconcileReport report) {
         JsonObject o = new JsonObject();
         o.addProperty("revision", report.revision());

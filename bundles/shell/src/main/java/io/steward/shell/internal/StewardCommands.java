@@ -38,7 +38,7 @@ public final class StewardCommands {
     public String status(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
             absentValue = "false") boolean json, @Descriptor("add-on id") String id) {
         SupervisionStatus s = supervision.status(addonId(id))
-                .orElseThrow(() -> new IllegalArgumentException("no add-on " + id + " is known"));
+                .orElseThrow(() -> new Failed("no add-on " + id + " is known"));
         return json ? Render.statusJson(java.util.List.of(s)) : Render.statusDetail(s);
     }
 
@@ -94,37 +94,53 @@ public final class StewardCommands {
         org.osgi.framework.ServiceReference<io.steward.helper.AddonHelper> ref = context
                 .getServiceReferences(io.steward.helper.AddonHelper.class, filter).stream()
                 .max(java.util.Comparator.naturalOrder())   // highest ranking, then oldest
-                .orElseThrow(() -> new IllegalArgumentException("no helper " + id + " is on call (is it assigned "
+                .orElseThrow(() -> new Failed("no helper " + id + " is on call (is it assigned "
                         + "with supervision ephemeral_helper, and is that kind's bundle active?)"));
         io.steward.helper.AddonHelper helper = context.getService(ref);
         if (helper == null) {
-            throw new IllegalStateException("helper " + id + " went away before it could run");
+            throw new Failed("helper " + id + " went away before it could run");
         }
         try {
             io.steward.helper.HelperResult r = helper.run(io.steward.helper.HelperRequest.of(args));
             String stderr = r.stderrText().strip();
             String lastError = stderr.isEmpty() ? "" : ": " + stderr.substring(stderr.lastIndexOf('\n') + 1);
             if (r.timedOut()) {
-                throw new IllegalStateException("helper " + id + " timed out after "
+                throw new Failed("helper " + id + " timed out after "
                         + io.steward.helper.HelperRequest.DEFAULT_TIMEOUT.toSeconds() + " s and was killed" + lastError);
             }
             if (r.exitCode() != 0) {
-                throw new IllegalStateException("helper " + id + " exited with code " + r.exitCode() + lastError);
+                throw new Failed("helper " + id + " exited with code " + r.exitCode() + lastError);
             }
             String out = r.stdoutText();
             return out + (out.isEmpty() || out.endsWith("\n") ? "" : "\n") + "[" + id + " " + helper.version()
                     + ": exit 0 in " + r.duration().toMillis() + " ms" + (r.truncated() ? ", output truncated" : "")
                     + "]";
         } catch (io.steward.helper.HelperException e) {
-            throw new IllegalStateException(e.getMessage(), e);
+            throw new Failed(e.getMessage(), e);
         } finally {
             context.ungetService(ref);
         }
     }
 
+    /**
+     * A command's failure: one sentence. Gogo prints an exception as {@code gogo: <simple class name>: <message>},
+     * so the name is a word, not a Java class a user need not know ({@code gogo: Failed: no add-on x is known}).
+     */
+    static final class Failed extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Failed(String message) {
+            super(message);
+        }
+
+        Failed(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private static AddonId addonId(String id) {
         if (!AddonId.isValid(id)) {
-            throw new IllegalArgumentException("\"" + id + "\" is not a valid add-on id");
+            throw new Failed("\"" + id + "\" is not a valid add-on id");
         }
         return new AddonId(id);
     }
@@ -133,9 +149,9 @@ public final class StewardCommands {
         try {
             return f.get(WAIT_MINUTES, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
+            throw new Failed(e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
-            throw new IllegalStateException("the reconcile did not finish within " + WAIT_MINUTES + " minutes");
+            throw new Failed("the reconcile did not finish within " + WAIT_MINUTES + " minutes");
         }
     }
 }

@@ -200,11 +200,8 @@ public final class FileAssignmentSource implements AssignmentSource {
         if (Objects.equals(snapshot.error().orElse(null), error)) {
             return false;
         }
-        if (oneShot) {
-            LOG.info("Assignment file {}", error);    // the one-shot command reports it itself
-        } else {
-            LOG.warn("Assignment file {}", error);
-        }
+        // reported once by whoever reads the snapshot: the agent's reconciler logs it, a one-shot command prints it
+        LOG.debug("Assignment file {}", error);
         snapshot = new Snapshot(name(), snapshot.document(), Optional.of(error), List.of(), Instant.now());
         return true;
     }
