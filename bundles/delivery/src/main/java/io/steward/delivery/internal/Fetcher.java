@@ -44,7 +44,8 @@ import javax.net.ssl.TrustManagerFactory;
 /**
  * Opens an artifact URL for the one-pass reader.
  * <ul>
- * <li>{@code file:} is read in place. Missing, a directory, a FIFO or a device: permanent. Any other
+ * <li>{@code file:} is read in place. Missing: transient (it may be copied there
+ * later); a directory, a FIFO or a device: permanent. Any other
  * I/O error: transient.</li>
  * <li>{@code https:} is downloaded (HTTP/1.1 or 2, connect timeout, an idle timeout while the body
  * arrives, a size cap) into a private temporary file (0600) under {@code <data>/tmp}, deleted when the
@@ -114,7 +115,7 @@ final class Fetcher {
         try {
             a = Files.readAttributes(path, BasicFileAttributes.class);
         } catch (NoSuchFileException e) {
-            throw fail.permanent(STEP, "the artifact file " + path + " does not exist");
+            throw fail.temporary(STEP, "the artifact file " + path + " does not exist (yet); retried with backoff", e);
         } catch (IOException e) {
             throw fail.temporary(STEP, "cannot read the artifact file " + path + ": " + Failures.describe(e), e);
         }

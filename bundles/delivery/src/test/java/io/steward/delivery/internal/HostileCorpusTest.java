@@ -216,7 +216,7 @@ class HostileCorpusTest {
             Fixtures.run(host.artifacts, "mkfifo", fifo.toString());
             return fifo.toUri().toString();
         })));
-        cases.add(c("file: URL to a missing file", "does not exist", PERMANENT,
+        cases.add(c("file: URL to a missing file", "does not exist", TRANSIENT,
                 source(host -> host.artifacts.resolve("missing.tar.gz").toUri().toString())));
         cases.add(c("unsupported scheme", "unsupported URL scheme \"http\"", PERMANENT,
                 source(host -> "http://127.0.0.1:1/netprobe.tar.gz")));
