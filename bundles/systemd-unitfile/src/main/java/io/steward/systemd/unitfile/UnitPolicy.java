@@ -53,6 +53,9 @@ public final class UnitPolicy {
 
     private static final Pattern SUFFIX = Pattern.compile("[A-Za-z0-9_.:-]{1,128}");
     private static final Pattern PARENT = Pattern.compile("(^|[/=:;, \t\"'])\\.\\.(/|$|[:;, \t\"'])");
+    /** Each of - : + at most once, then ! or !! (not with +), in any order. */
+    private static final Pattern VALID_PREFIXES = Pattern.compile(
+            "(?!.*-.*-)(?!.*:.*:)(?!.*\\+.*\\+)(?!.*\\+.*!)(?!.*!.*\\+)(?!.*!.*!.*!)(?!.*!.+!)[-:+!]*");
     private static final Pattern VARIABLE_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     private static final Pattern UNIT_NAME = Pattern.compile("[A-Za-z0-9:_.-]+\\.[a-z]+");
     /** Layout paths substituted into unit text: nothing systemd would read as a quote, specifier or variable. */
@@ -299,6 +302,13 @@ public final class UnitPolicy {
 
     // ---- one unit ----------------------------------------------------------------------------------
 
+    /** Kinds whose values name users, groups, paths or files: no specifier at all. */
+    private static final Set<Kind> NAMES_AND_PATHS = Set.of(Kind.IDENTITY, Kind.PATH, Kind.OUTPUT, Kind.DIRECTORIES);
+    /** Kinds whose values are lists of names that systemd splits at blanks without unquoting. */
+    private static final Set<Kind> NAME_LISTS = Set.of(Kind.IDENTITY, Kind.DIRECTORIES, Kind.DEPENDENCIES,
+            Kind.INSTALL_TARGET, Kind.TIMER_UNIT);
+    private static final Pattern USER_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*\\$?|[0-9]{1,10}");
+
     /** The rules of one unit file, after parsing and rendering; {@link LoadedUnitCheck} reuses them. */
     static final class UnitCheck {
         private final Context ctx;
@@ -329,6 +339,13 @@ public final class UnitPolicy {
                         e.key() + "= is not a directive Steward allows in [" + e.section() + "]"));
                 if (kind != Kind.FREE) {
                     UnitFile.checkSpecifiers(unit, e.line(), e.key(), e.value());
+                }
+                if (NAMES_AND_PATHS.contains(kind) && e.value().indexOf('%') >= 0) {
+                    throw violation(e, UnitFile.SPECIFIERS, e.key() + "= has a specifier; in users, groups, paths "
+                            + "and unit names Steward allows none (systemd would judge the expansion, Steward the text)");
+                }
+                if (NAME_LISTS.contains(kind) && (e.value().indexOf('"') >= 0 || e.value().indexOf('\'') >= 0)) {
+                    throw violation(e, Words.QUOTES, e.key() + "= has a quote; systemd does not unquote names");
                 }
                 if (kind == Kind.ENVIRONMENT) {
                     environment(e);
@@ -373,6 +390,14 @@ public final class UnitPolicy {
                 i++;
             }
             String prefixes = v.substring(0, i);
+            if (!VALID_PREFIXES.matcher(prefixes).matches()) {
+                throw violation(e, DIRECTIVES, e.key() + "= has the prefixes \"" + prefixes + "\"; Steward allows "
+                        + "each of - : + at most once, ! or !! but not with +");
+            }
+            if (i < v.length() && Words.isSpace(v.charAt(i)) && !prefixes.isEmpty()) {
+                throw violation(e, DIRECTIVES, e.key() + "= has a blank after its prefixes (systemd drops such a "
+                        + "command)");
+            }
             boolean root = runsAsRoot || prefixes.contains("+") || prefixes.contains("!");
             List<String> words = words(e, v.substring(i));
             if (words.isEmpty()) {
@@ -710,7 +735,15 @@ public final class UnitPolicy {
                 dynamic = Set.of("yes", "true", "on", "1").contains(e.value());
             }
         }
-        return !dynamic && (user.isEmpty() || user.equals("root") || user.equals("0"));
+        return !dynamic && !nonRootUser(user);
+    }
+
+    /** Only a plain user name other than root, or a non-zero number, is another user; anything else may be root. */
+    private static boolean nonRootUser(String user) {
+        if (!USER_NAME.matcher(user).matches() || user.equals("root")) {
+            return false;
+        }
+        return !user.chars().allMatch(Character::isDigit) || Long.parseLong(user) != 0;
     }
 
     /**

@@ -105,6 +105,24 @@ class UnitPolicyTest {
     }
 
     @Test
+    void whatSystemdExpandsInNamesAndPathsHasNoSpecifierAndNoQuote() {
+        // found by UnitParserAgreesWithSystemdTest: systemd reads User=root%i as root
+        assertRule("specifier allowlist", "[Service]\nUser=root%i\nExecStart=/usr/bin/python3 @ADDON_STATE@/e.py\n");
+        assertRule("specifier allowlist", "[Service]\nWorkingDirectory=/d%iata/x\nExecStart=/bin/true\n");
+        assertRule("specifier allowlist", "[Service]\nPIDFile=/var/tmp%i/x.pid\nExecStart=/bin/true\n");
+        assertRule("specifier allowlist", "[Service]\nStandardOutput=file:/var/tmp%i/x\nExecStart=/bin/true\n");
+        assertRule("whole-word quotes", "[Unit]\nWants=\"network.target\"\n[Service]\nExecStart=/bin/true\n");
+        assertRule("root-owned paths", "[Service]\nUser=\"root\"x\nExecStart=/bin/x @ADDON_STATE@/f\n".replace("\"root\"x", "00"));
+    }
+
+    @Test
+    void prefixesAreThoseSystemdAccepts() {
+        for (String p : List.of("--", "++", "!!!", "+!", "::", "- ", "-\t")) {
+            assertRule("directive allowlist", "[Service]\nExecStart=" + p + "/bin/true\n");
+        }
+    }
+
+    @Test
     void aSemicolonInsideAnArgumentIsAnArgument() throws Exception {
         service("[Service]\nExecStart=/usr/sbin/nginx -g 'daemon on; master_process on;'\n");
     }
