@@ -72,8 +72,11 @@ class HostileUnitsIT {
                         + "\"") + ": " + message;
                 case ACCEPTED -> "ACCEPTED" + (message.isEmpty() ? "" : ": " + message);
             };
+            // what matters most first: payloads that ran, victims systemd changed, the unit directory
+            List<String> shown = changes.stream().sorted(java.util.Comparator.comparingInt((String d) -> d.contains("/markers/")
+                    ? 0 : d.contains(" systemd ") ? 1 : d.contains(h.sandbox.unitDir().toString()) ? 2 : 3)).toList();
             String changed = changes.isEmpty() ? "" : "; CHANGED " + changes.size() + ": "
-                    + String.join(" | ", changes.subList(0, Math.min(6, changes.size())));
+                    + String.join(" | ", shown.subList(0, Math.min(6, shown.size())));
             return "[" + path + "] " + c.id() + " (" + c.group() + ", " + c.title() + "): " + what + changed;
         }
     }
@@ -88,6 +91,8 @@ class HostileUnitsIT {
         started = System.nanoTime();
         corpus = HostileCorpus.load().stream().filter(c -> ONLY.matcher(c.id()).matches()).toList();
         h = BoundaryHarness.start();
+        System.out.printf("boundary harness up in %d ms (preload stand-in: %s)%n", (System.nanoTime() - started) / 1_000_000,
+                h.realPreload() ? "an ELF library" : "a script, no C compiler");
         HostLayout layout = new HostLayout(h.data, h.root.resolve("etc-local"), h.root.resolve("etc-local/trust"),
                 h.sandbox.unitDir(), h.localPriv);
         local = new LocalUnitInstaller(h.systemd, layout, Duration.ofMillis(300));
@@ -110,10 +115,11 @@ class HostileUnitsIT {
     void theUpdaterRefusesEveryCaseByItsRuleAndNothingChanges() throws Exception {
         List<Result> mine = new ArrayList<>();
         for (HostileCorpus.Case c : corpus) {
+            long t0 = System.nanoTime();
             Result r = throughUpdater(c);
             mine.add(r);
             results.add(r);
-            System.out.println((r.passed() ? "ok   " : "FAIL ") + r.describe());
+            System.out.printf("%s %5d ms %s%n", r.passed() ? "ok  " : "FAIL", (System.nanoTime() - t0) / 1_000_000, r.describe());
         }
         assertAllPassed(UPDATER, mine);
     }
@@ -126,10 +132,11 @@ class HostileUnitsIT {
             if (c.updaterOnly()) {
                 continue;
             }
+            long t0 = System.nanoTime();
             Result r = throughInProcessInstaller(c);
             mine.add(r);
             results.add(r);
-            System.out.println((r.passed() ? "ok   " : "FAIL ") + r.describe());
+            System.out.printf("%s %5d ms %s%n", r.passed() ? "ok  " : "FAIL", (System.nanoTime() - t0) / 1_000_000, r.describe());
         }
         assertAllPassed(IN_PROCESS, mine);
     }
