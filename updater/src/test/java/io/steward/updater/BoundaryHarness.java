@@ -463,6 +463,14 @@ final class BoundaryHarness implements AutoCloseable {
      * given add-on's state directory (root must not create anything there either).
      */
     Map<String, String> snapshot(String... stateOf) throws Exception {
+        return snapshot(true, stateOf);
+    }
+
+    /**
+     * {@link #snapshot(String...)}, with or without the file capabilities (only {@code grant_capabilities} sets them,
+     * and reading them costs a {@code getcap} process per root).
+     */
+    Map<String, String> snapshot(boolean capabilities, String... stateOf) throws Exception {
         Map<String, String> out = new TreeMap<>();
         List<Path> tops = new ArrayList<>(List.of(sandbox.unitDir(), sandboxRoot.resolve("run/systemd/system"), priv,
                 localPriv, state, markers));
@@ -493,11 +501,14 @@ final class BoundaryHarness implements AutoCloseable {
                 }
             }
         }
-        out.put("getcap " + priv, run("/usr/sbin/getcap", "-r", priv.toString()));
-        out.put("getcap " + localPriv, run("/usr/sbin/getcap", "-r", localPriv.toString()));
-        for (String v : VICTIMS) {
-            out.put("systemd " + v, unitState(v));
+        if (capabilities) {
+            out.put("getcap " + priv, run("/usr/sbin/getcap", "-r", priv.toString()));
+            out.put("getcap " + localPriv, run("/usr/sbin/getcap", "-r", localPriv.toString()));
         }
+        // the victims as systemd sees them, asked concurrently (each is a GetAll and a GetUnitFileState)
+        Map<String, String> states = new java.util.concurrent.ConcurrentHashMap<>();
+        VICTIMS.parallelStream().forEach(v -> states.put(v, unitState(v)));
+        states.forEach((v, st) -> out.put("systemd " + v, st));
         return out;
     }
 
@@ -642,7 +653,7 @@ final class BoundaryHarness implements AutoCloseable {
         return r;
     }
 
-    private void agentOk(JsonObject command) throws Exception {
+    void agentOk(JsonObject command) throws Exception {
         JsonObject a = agent.send(command);
         if (!a.get("ok").getAsBoolean()) {
             throw new AssertionError("the agent failed " + command + ": " + a);
@@ -730,6 +741,8 @@ final class BoundaryHarness implements AutoCloseable {
         env.put("STEWARD_HOME", home.toString());
         env.put("RUNTIME_DIRECTORY", root.resolve("rt").toString());
         updater = pb.start();
+        Process started = updater;     // a test JVM that dies without close() does not leave a root updater behind
+        Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly, "boundary-updater-stop"));
         await("the updater listens on " + socket + "; its log:\n" + updaterLog(),
                 () -> Files.exists(socket) && updaterLog().contains("serving"));
     }

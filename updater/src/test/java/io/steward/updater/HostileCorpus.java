@@ -36,7 +36,9 @@ import java.util.stream.Stream;
  * {@code request-units}, {@code manifest-units}, {@code capabilities} (the manifest's), {@code grant-binary},
  * {@code grant-caps} (JSON string arrays where plural; JSON escapes such as {@code \u0000} work there),
  * {@code signature: wrong} (signed by a key nobody trusts), {@code bomb: <MiB>} (a file of that many zero
- * bytes), {@code installed-before: <version>} (that version is installed, accepted, before the case runs).</li>
+ * bytes), {@code installed-before: <version>} (that version is installed, accepted, before the case runs),
+ * {@code tamper} (what the compromised agent does to its kept artifact before the request: {@code symlink},
+ * {@code dir-symlink}, {@code append}, {@code fifo}; {@code root-owned}: the file is root's).</li>
  * </ul>
  * File blocks: {@code --- <name>} a file of the artifact (at its root; {@code run.sh} is added when absent),
  * {@code --- manifest} replaces {@code addon.json}, {@code --- unitdir:<name>} and {@code --- rundir:<name>} are

@@ -201,7 +201,9 @@ class HostileUnitsIT {
         BoundaryHarness.Published p = h.publish(id, b.version(), b.kind(), b.files(),
                 "wrong".equals(c.header("signature", "")) ? h.stranger : h.key);
         h.keep(p);
-        Map<String, String> before = h.snapshot(id);
+        tamper(c, p);
+        boolean caps = c.op().equals("grant");
+        Map<String, String> before = h.snapshot(caps, id);
         JsonObject request = switch (c.op()) {
             case "install" -> BoundaryHarness.installRequest(p, b.units(), b.primary());
             case "uninstall" -> BoundaryHarness.uninstallRequest(id, b.units(), false);
@@ -233,7 +235,7 @@ class HostileUnitsIT {
                 watcher.join();
             }
         }
-        Map<String, String> after = h.snapshot(id);
+        Map<String, String> after = h.snapshot(caps, id);
         List<String> changes = new ArrayList<>(setupProblems);
         changes.addAll(BoundaryHarness.diff(before, after));
         if (written.get() > 0) {
@@ -268,6 +270,29 @@ class HostileUnitsIT {
         return r;
     }
 
+    /** {@code tamper}: what the compromised agent (or root, for root-owned) does to the kept artifact before the request. */
+    private static void tamper(HostileCorpus.Case c, BoundaryHarness.Published p) throws Exception {
+        Path kept = h.data.resolve("addons").resolve(p.id()).resolve("artifacts").resolve(p.sha256() + ".tar.gz");
+        switch (c.header("tamper", "")) {
+            case "" -> { }
+            case "symlink" -> h.agentOk(BoundaryHarness.cmd("symlink", "link", kept.toString(), "target", p.file().toString()));
+            case "append" -> h.agentOk(BoundaryHarness.cmd("append", "path", kept.toString()));
+            case "root-owned" -> Files.setAttribute(kept, "unix:uid", 0, LinkOption.NOFOLLOW_LINKS);
+            case "fifo" -> {
+                Files.delete(kept);
+                BoundaryHarness.run("/usr/bin/mkfifo", kept.toString());
+                h.chown(kept);
+            }
+            case "dir-symlink" -> {     // artifacts/ itself becomes a link to a directory holding the same file
+                Path elsewhere = h.data.resolve("addons").resolve(p.id()).resolve("elsewhere");
+                h.agentOk(BoundaryHarness.cmd("mkdir", "path", elsewhere.toString()));
+                h.agentOk(BoundaryHarness.cmd("copy", "from", kept.toString(), "to", elsewhere.resolve(kept.getFileName()).toString()));
+                h.agentOk(BoundaryHarness.cmd("symlink", "link", kept.getParent().toString(), "target", elsewhere.toString()));
+            }
+            default -> throw new IllegalArgumentException(c.id() + ": unknown tamper " + c.header("tamper", ""));
+        }
+    }
+
     // ---- one case through the in-process installer of a root agent ------------------------------------------------
 
     private static Result throughInProcessInstaller(HostileCorpus.Case c) throws Exception {
@@ -276,7 +301,7 @@ class HostileUnitsIT {
         h.plantState(id);
         boolean preexisting = writePreexisting(c, id, b.version());
         Path source = h.extractForRootAgent(id, b.files());
-        Map<String, String> before = h.snapshot(id);
+        Map<String, String> before = h.snapshot(false, id);
         boolean ok = false;
         String message = "";
         boolean permanent = false;
@@ -294,7 +319,7 @@ class HostileUnitsIT {
         } catch (RuntimeException e) {
             message = e.toString();
         }
-        List<String> changes = BoundaryHarness.diff(before, h.snapshot(id));
+        List<String> changes = BoundaryHarness.diff(before, h.snapshot(false, id));
         Result r = judge(IN_PROCESS, c, b, ok, message, permanent, changes);
         if (ok && c.op().equals("install")) {
             try {
