@@ -59,6 +59,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  */
 final class BoundaryHarness implements AutoCloseable {
     static final String AGENT = "steward";
+    /** Short: a hostile unit whose start hangs must not hold a corpus (the agent's socket read times out at 30 s). */
+    static final Duration JOB_TIMEOUT = Duration.ofSeconds(5);
     /** The operator's units: never to be started, stopped, enabled, disabled, replaced or shadowed by an add-on. */
     static final List<String> VICTIMS = List.of("victim-start.service", "victim-conflict.service",
             "victim-enabled.service", "victim-enable.service", "victim-aliased.service", "victim-alias-name.service",
@@ -632,7 +634,7 @@ final class BoundaryHarness implements AutoCloseable {
         r.addProperty("primary", primary);
         r.add("resources", new JsonObject());
         r.addProperty("restart", false);
-        r.addProperty("job_timeout_ms", 30_000);
+        r.addProperty("job_timeout_ms", JOB_TIMEOUT.toMillis());
         return r;
     }
 
