@@ -65,6 +65,9 @@ final class BoundaryHarness implements AutoCloseable {
     static final List<String> VICTIMS = List.of("victim-start.service", "victim-conflict.service",
             "victim-enabled.service", "victim-enable.service", "victim-aliased.service", "victim-alias-name.service",
             "victim-vendor.service", "steward-updater.service");
+    /** Host files no case may change, whatever the policy accepts (watched in every snapshot). */
+    static final List<String> HOST_FILES = List.of("/etc/shadow", "/etc/passwd", "/etc/group", "/etc/ld.so.preload",
+            "/etc/ld.so.conf", "/var/lib/postgresql", "/var/cache/apt", "/etc/ssh", "/var/log");
     /** Files in every agent-writable place: the payloads. */
     static final List<String> PAYLOADS = List.of("evil", "evil.so", "libevil.so", "env", "rc", "helper", "true",
             "inc.conf", "sitecustomize.py", "json/__init__.py", "json/tool.py", "root/evil", "lib/evil.so");
@@ -179,6 +182,9 @@ final class BoundaryHarness implements AutoCloseable {
         places.put("@W777@", w777);
         places.put("@W775@", w775);
         for (Map.Entry<String, Path> e : places.entrySet()) {
+            if (e.getKey().equals("@DECOY@")) {
+                continue;
+            }
             for (Path view : views(e.getValue(), Set.of("@TMP@", "@VARTMP@", "@LOCK@").contains(e.getKey()))) {
                 plant(view, e.getKey().replace("@", "").toLowerCase(), so, e.getValue(),
                         !e.getKey().equals("@W777@") && !e.getKey().equals("@W775@"));
@@ -187,6 +193,11 @@ final class BoundaryHarness implements AutoCloseable {
         Files.setPosixFilePermissions(w777, PosixFilePermissions.fromString("rwxrwxrwx"));
         Files.setPosixFilePermissions(w775, PosixFilePermissions.fromString("rwxrwxr-x"));
         Files.setAttribute(w775, "unix:gid", (int) user.gid(), LinkOption.NOFOLLOW_LINKS);
+        // decoys for directives that make systemd open or create host files (the sandbox shares /etc and /var)
+        Path decoy = dir("decoy", "rwx------");
+        Files.writeString(decoy.resolve("shadow"), "root:*:20000:0:99999:7:::\n");
+        Files.setPosixFilePermissions(decoy.resolve("shadow"), PosixFilePermissions.fromString("rw-------"));
+        places.put("@DECOY@", decoy);
         // a root-owned link, in a root-owned directory, into the agent's directory in /tmp
         Path links = dir("links", "rwxr-xr-x");
         Files.createSymbolicLink(links.resolve("tmp"), places.get("@TMP@"));
@@ -475,7 +486,7 @@ final class BoundaryHarness implements AutoCloseable {
     Map<String, String> snapshot(boolean capabilities, String... stateOf) throws Exception {
         Map<String, String> out = new TreeMap<>();
         List<Path> tops = new ArrayList<>(List.of(sandbox.unitDir(), sandboxRoot.resolve("run/systemd/system"), priv,
-                localPriv, state, markers));
+                localPriv, state, markers, places.get("@DECOY@")));
         for (String id : stateOf) {
             tops.add(data.resolve("addons").resolve(id).resolve("state"));
         }
@@ -502,6 +513,14 @@ final class BoundaryHarness implements AutoCloseable {
                     out.put(p.toString(), what);
                 }
             }
+        }
+        // a few host files an accepted unit could reach through the shared file system: a safety net
+        for (String f : HOST_FILES) {
+            Path p = Path.of(f);
+            out.put("host " + f, !Files.exists(p, LinkOption.NOFOLLOW_LINKS) ? "absent" : Files.getAttribute(p, "unix:uid",
+                    LinkOption.NOFOLLOW_LINKS) + ":" + Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS) + ":"
+                    + perms(p) + (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? ":" + HexFormat.of().formatHex(
+                    MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))) : ""));
         }
         if (capabilities) {
             out.put("getcap " + priv, run("/usr/sbin/getcap", "-r", priv.toString()));
