@@ -339,7 +339,9 @@ final class BoundaryHarness implements AutoCloseable {
         Files.copy(script.getParent().getParent().resolve("systemd/steward-updater.service"),
                 units.resolve("steward-updater.service"));
         systemd.reload();
-        systemd.enable(List.of("victim-enabled.service"));
+        // the operator enables it (systemctl enable writes this link)
+        io.steward.systemd.dbus.internal.UnitLinks.create(units, "victim-enabled.service",
+                List.of(new io.steward.systemd.dbus.internal.UnitLinks.InstallLink("multi-user.target", "wants")));
         systemd.start("victim-conflict.service", Duration.ofSeconds(30));
         await("victim-conflict.service runs", () -> unitState("victim-conflict.service").startsWith("loaded active"));
         baselineUnitDir = tree(units);

@@ -76,8 +76,8 @@ public final class UnitFile {
             checkCharacters(unit, number, line, comment);
             if (comment) {
                 if (pending != null) {
-                    throw new RuleViolation(unit, number, CONTINUATIONS, "a comment line inside a continuation "
-                            + "(systemd drops it and joins the lines around it)");
+                    throw new RuleViolation(unit, pendingLine, CONTINUATIONS, "a comment line (line " + number
+                            + ") inside the continuation (systemd drops it and joins the lines around it)");
                 }
                 continue;
             }

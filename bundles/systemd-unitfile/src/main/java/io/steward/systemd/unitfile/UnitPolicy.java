@@ -333,7 +333,8 @@ public final class UnitPolicy {
             for (Entry e : file.entries()) {
                 Optional<String> refusal = Directives.refusal(e.key());
                 if (refusal.isPresent()) {
-                    throw violation(e, DIRECTIVES, e.key() + "= is refused: " + refusal.get());
+                    throw violation(e, e.section().equals("Install") ? TARGETS : DIRECTIVES, e.key() + "= is "
+                            + "refused: " + refusal.get());
                 }
                 Kind kind = Directives.kind(e.section(), e.key()).orElseThrow(() -> violation(e, DIRECTIVES,
                         e.key() + "= is not a directive Steward allows in [" + e.section() + "]"));
@@ -637,8 +638,11 @@ public final class UnitPolicy {
             for (String prefix : List.of("file:", "append:", "truncate:")) {
                 if (v.startsWith(prefix)) {
                     String path = v.substring(prefix.length());
-                    if (!path.startsWith("/")) {
-                        throw violation(e, PATHS, e.key() + "=" + v + " is not an absolute path");
+                    String own = "steward-" + ctx.id();
+                    if (!path.startsWith("/var/log/" + own + "/") && !path.startsWith("/run/" + own + "/")) {
+                        throw violation(e, DIRECTIVES, e.key() + "=" + v + " writes outside the add-on's own "
+                                + "/var/log/" + own + "/ and /run/" + own + "/ (LogsDirectory=, RuntimeDirectory=): "
+                                + "root would open, truncate or create any file it names");
                     }
                     judge(e, e.key() + "= writes " + path, path);
                     return;

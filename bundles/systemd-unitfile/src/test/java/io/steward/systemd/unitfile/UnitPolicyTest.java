@@ -162,8 +162,8 @@ class UnitPolicyTest {
         assertRule("own dependencies", "[Unit]\nConflicts=ssh.service\n[Service]\nExecStart=/bin/true\n");
         assertRule("own dependencies", "[Unit]\nOnFailure=reboot.target\n[Service]\nExecStart=/bin/true\n");
         assertRule("install targets", "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=victim.service\n");
-        assertRule("directive allowlist", "[Service]\nExecStart=/bin/true\n[Install]\nAlias=ssh.service\n");
-        assertRule("directive allowlist", "[Service]\nExecStart=/bin/true\n[Install]\nAlso=victim.service\n");
+        assertRule("install targets", "[Service]\nExecStart=/bin/true\n[Install]\nAlias=ssh.service\n");
+        assertRule("install targets", "[Service]\nExecStart=/bin/true\n[Install]\nAlso=victim.service\n");
     }
 
     @Test

@@ -438,6 +438,9 @@ public final class LocalUnitInstaller implements UnitInstaller {
             if (createdVersion.isPresent()) {
                 tree.deleteVersion(createdVersion.get());
             }
+            if (previousTarget.isEmpty()) {
+                tree.deleteEmpty();     // a failed first install leaves nothing behind
+            }
         } catch (IOException e) {
             problems.add("privileged current: " + e.getMessage());
         }

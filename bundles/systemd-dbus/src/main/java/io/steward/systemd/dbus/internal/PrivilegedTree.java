@@ -129,6 +129,17 @@ public final class PrivilegedTree {
         Files.deleteIfExists(version.resolveSibling(version.getFileName() + ".sha256"));
     }
 
+    /** After a failed first install: {@code versions/} and the add-on's directory, each only if empty. */
+    public void deleteEmpty() {
+        for (Path dir : List.of(addonRoot.resolve("versions"), addonRoot)) {
+            try {
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                return;     // not empty (or gone): what is there stays
+            }
+        }
+    }
+
     /** Deletes everything of the add-on. */
     public void deleteAll() throws IOException {
         deleteTree(addonRoot);
