@@ -493,6 +493,9 @@ public final class UnitPolicy {
                 throw violation(e, PROGRAMS, e.key() + "= has a \";\" word, which systemd reads as the start of a "
                         + "second command line");
             }
+            if (program.endsWith("/")) {
+                throw violation(e, PROGRAMS, e.key() + "= runs \"" + printable(program) + "\", a directory path");
+            }
             if (!program.startsWith("/")) {
                 throw violation(e, PROGRAMS, e.key() + "= runs \"" + printable(program) + "\", not an absolute path "
                         + "(systemd would search for it)");
@@ -596,7 +599,10 @@ public final class UnitPolicy {
             if (v.isEmpty()) {
                 return;
             }
-            if (v.startsWith("-") || v.startsWith("!")) {
+            if (v.startsWith("!") && e.line() > 0) {
+                throw violation(e, DIRECTIVES, e.key() + "=" + v + ": systemd accepts only the - prefix here");
+            }
+            if (v.startsWith("-") || v.startsWith("!")) {     // systemd reports a - as ! when read back
                 v = v.substring(1);
             }
             if (!v.startsWith("/")) {
