@@ -624,7 +624,13 @@ public final class UnitPolicy {
         }
 
         void identity(Entry e) throws RuleViolation {
-            for (String who : words(e, e.value())) {
+            List<String> names = words(e, e.value());
+            boolean single = !e.key().equals("SupplementaryGroups");
+            if (single && names.size() > 1 || names.stream().anyMatch(n -> !USER_NAME.matcher(n).matches())) {
+                throw violation(e, DIRECTIVES, e.key() + "=" + printable(e.value()) + " is not "
+                        + (single ? "one" : "a list of") + " plain user or group name" + (single ? "" : "s"));
+            }
+            for (String who : names) {
                 if (ctx.agentIdentities().contains(who)) {
                     throw violation(e, USER, e.key() + "=" + who + " is the agent's own identity: the agent could "
                             + "control the service's processes");
