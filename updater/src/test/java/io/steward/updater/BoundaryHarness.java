@@ -56,6 +56,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * victims as systemd sees them over D-Bus ({@code LoadState ActiveState SubState UnitFileState}, the active-enter
  * time and main PID), and the markers the payloads write when something runs them. Two snapshots are equal when
  * nothing the boundary protects changed.
+ * <p>
+ * {@link #startFromHostileCaller} is the same boundary without the corpus's world (no payloads, no victims), with the
+ * updater started the way an attacker who controls its caller would start it.
  */
 final class BoundaryHarness implements AutoCloseable {
     static final String AGENT = "steward";
@@ -71,6 +74,9 @@ final class BoundaryHarness implements AutoCloseable {
     /** Files in every agent-writable place: the payloads. */
     static final List<String> PAYLOADS = List.of("evil", "evil.so", "libevil.so", "env", "rc", "helper", "true",
             "inc.conf", "sitecustomize.py", "json/__init__.py", "json/tool.py", "root/evil", "lib/evil.so");
+    /** Programs a hostile caller puts first on the updater's and the agent's PATH: each leaves a marker when run. */
+    static final List<String> FAKES = List.of("systemctl", "setcap", "getcap", "java", "env", "stat",
+            "readlink", "dirname", "mkdir", "chcon", "busctl");
 
     final SystemdSandbox sandbox;
     final SystemdDbusManager systemd;
@@ -91,6 +97,10 @@ final class BoundaryHarness implements AutoCloseable {
     final Path sandboxRoot;
     final KeyPair key;
     final KeyPair stranger;
+    /** The fake tools' directory; null unless the caller is hostile. */
+    private final Path fakebin;
+    /** The one add-on id the updater allows to roll back ({@code --allow-rollback}); null for none. */
+    private final String rollbackOk;
     /** Placeholder → a directory the agent can write (or reach through a link), as the sandboxed systemd sees it. */
     final Map<String, Path> places = new LinkedHashMap<>();
     private final List<Path> hostViews = new ArrayList<>();
@@ -104,8 +114,11 @@ final class BoundaryHarness implements AutoCloseable {
     private byte[] preload;
     private Map<String, byte[]> beforeUnitDir;
     private Map<String, byte[]> beforeRunDir;
+    /** The corpus's world (payloads, victims) is in place: {@link #start}, not {@link #startFromHostileCaller}. */
+    private boolean world;
 
-    private BoundaryHarness() throws Exception {
+    private BoundaryHarness(boolean hostileCaller, String rollbackOk) throws Exception {
+        this.rollbackOk = rollbackOk;
         try {
             user = Accounts.system().user(AGENT);
         } catch (IOException e) {     // never skipped: a host without the user fails, with what to do
@@ -141,18 +154,58 @@ final class BoundaryHarness implements AutoCloseable {
         Files.writeString(trust.resolve("it.pem"), pem);
         Files.createDirectories(agentEtc.resolve("trust"));
         Files.writeString(agentEtc.resolve("trust/it.pem"), pem);
+        fakebin = hostileCaller ? fakeTools() : null;
     }
 
     /** Everything up: payloads, victims, the updater and the agent child. */
     static BoundaryHarness start() throws Exception {
-        BoundaryHarness h = new BoundaryHarness();
+        BoundaryHarness h = new BoundaryHarness(false, null);
         h.plantPlaces();
         h.installVictims();
+        h.world = true;
         h.installDistribution();
         h.copyClasspath();
         h.startUpdater();
         h.agent = Agent.start(h, AGENT, AGENT);
         return h;
+    }
+
+    /**
+     * The updater started through {@code bin/steward-updater} from a hostile environment (see
+     * {@link #startHostileUpdater}), allowing {@code rollbackOk} to roll back, and the agent child with the fake tools
+     * first on its PATH too; no payloads, no victims.
+     */
+    static BoundaryHarness startFromHostileCaller(String rollbackOk) throws Exception {
+        BoundaryHarness h = new BoundaryHarness(true, rollbackOk);
+        try {
+            h.installDistribution();
+            h.copyClasspath();
+            h.startHostileUpdater();
+            h.agent = Agent.start(h, AGENT, AGENT);
+            return h;
+        } catch (Exception | AssertionError e) {     // the caller gets no harness to close: no root updater left
+            try {
+                h.close();
+            } catch (Exception c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+    }
+
+    private Path fakeTools() throws IOException {
+        Path bin = dir("fakebin", "rwxr-xr-x");
+        for (String tool : FAKES) {
+            Path fake = bin.resolve(tool);
+            Files.writeString(fake, "#!/bin/sh\n: > " + markers.resolve(tool) + "\nexit 1\n");
+            Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        return bin;
+    }
+
+    /** The PATH the agent child gets: the fakes come first when the caller is hostile (never run). */
+    private String agentPath() {
+        return fakebin == null ? "/usr/bin:/bin" : fakebin + ":/usr/bin:/bin";
     }
 
     // ---- payloads -------------------------------------------------------------------------------------------
@@ -488,7 +541,10 @@ final class BoundaryHarness implements AutoCloseable {
     Map<String, String> snapshot(boolean capabilities, String... stateOf) throws Exception {
         Map<String, String> out = new TreeMap<>();
         List<Path> tops = new ArrayList<>(List.of(sandbox.unitDir(), sandboxRoot.resolve("run/systemd/system"), priv,
-                localPriv, state, markers, places.get("@DECOY@")));
+                localPriv, state, markers));
+        if (world) {
+            tops.add(places.get("@DECOY@"));
+        }
         for (String id : stateOf) {
             tops.add(data.resolve("addons").resolve(id).resolve("state"));
         }
@@ -528,6 +584,9 @@ final class BoundaryHarness implements AutoCloseable {
             out.put("getcap " + priv, run("/usr/sbin/getcap", "-r", priv.toString()));
             out.put("getcap " + localPriv, run("/usr/sbin/getcap", "-r", localPriv.toString()));
         }
+        if (!world) {
+            return out;
+        }
         // the victims as systemd sees them, asked concurrently (each is a GetAll and a GetUnitFileState)
         Map<String, String> states = new java.util.concurrent.ConcurrentHashMap<>();
         VICTIMS.parallelStream().forEach(v -> states.put(v, unitState(v)));
@@ -558,6 +617,22 @@ final class BoundaryHarness implements AutoCloseable {
 
     /** A signed artifact in the repository. */
     record Published(String id, String version, String kind, Path file, String sha256, String signature) {
+        /** The {@link AgentDriver} command {@code cmd} (apply, stage, install, grant, remove) for this artifact. */
+        JsonObject command(String cmd) {
+            JsonObject c = BoundaryHarness.cmd(cmd, "id", id, "version", version, "kind", kind, "url",
+                    file.toUri().toString(), "sha256", sha256, "signature", signature);
+            c.addProperty("binary", "run.sh");
+            return c;
+        }
+    }
+
+    /** An artifact with the harness's manifest (declaring {@code units} and {@code capabilities}), signed with {@link #key}. */
+    Published publish(String id, String version, String kind, Map<String, String> files, List<String> units,
+                      List<String> capabilities) throws Exception {
+        Map<String, byte[]> all = new LinkedHashMap<>();
+        all.put("addon.json", manifest(id, version, kind, units, capabilities).getBytes(StandardCharsets.UTF_8));
+        files.forEach((name, text) -> all.put(name, text.getBytes(StandardCharsets.UTF_8)));
+        return publish(id, version, kind, all, key);
     }
 
     /** Packs {@code files} (addon.json included) into a tar.gz and signs id, version and digest with {@code with}. */
@@ -617,20 +692,21 @@ final class BoundaryHarness implements AutoCloseable {
 
     /** The agent keeps the artifact where it always does ({@code <data>/addons/<id>/artifacts/<sha256>.tar.gz}). */
     void keep(Published p) throws Exception {
-        Path artifacts = data.resolve("addons").resolve(p.id()).resolve("artifacts");
-        agentOk(cmd("mkdir", "path", artifacts.toString()));
-        Path kept = artifacts.resolve(p.sha256() + ".tar.gz");
+        Path kept = kept(p);
+        agentOk(cmd("mkdir", "path", kept.getParent().toString()));
         if (!Files.exists(kept)) {
             agentOk(cmd("copy", "from", p.file().toString(), "to", kept.toString()));
         }
     }
 
+    /** Where the agent keeps {@code p}'s artifact, and where the updater reads it. */
+    Path kept(Published p) {
+        return data.resolve("addons").resolve(p.id()).resolve("artifacts").resolve(p.sha256() + ".tar.gz");
+    }
+
     /** A protocol-1 request sent by the agent as is: the updater's answer. */
     JsonObject request(JsonObject request) throws Exception {
-        JsonObject c = new JsonObject();
-        c.addProperty("cmd", "raw");
-        c.addProperty("line", request.toString());
-        JsonObject a = agent.send(c);
+        JsonObject a = agent.send(raw(request.toString()));
         if (!a.get("ok").getAsBoolean() || !a.has("answer") || !a.get("answer").isJsonObject()) {
             throw new AssertionError("the agent could not send the request: " + a);
         }
@@ -683,13 +759,42 @@ final class BoundaryHarness implements AutoCloseable {
         }
     }
 
-    static JsonObject cmd(String cmd, String... pairs) {
+    /** The agent's answer to an {@link AgentDriver} command. */
+    JsonObject send(JsonObject command) throws Exception {
+        return agent.send(command);
+    }
+
+    /** An {@link AgentDriver} command: name, value pairs; a list becomes an array of strings, a boolean stays one. */
+    static JsonObject cmd(String cmd, Object... pairs) {
         JsonObject c = new JsonObject();
         c.addProperty("cmd", cmd);
         for (int i = 0; i < pairs.length; i += 2) {
-            c.addProperty(pairs[i], pairs[i + 1]);
+            Object v = pairs[i + 1];
+            if (v instanceof List<?> list) {
+                JsonArray a = new JsonArray();
+                list.forEach(x -> a.add(String.valueOf(x)));
+                c.add((String) pairs[i], a);
+            } else if (v instanceof Boolean b) {
+                c.addProperty((String) pairs[i], b);
+            } else {
+                c.addProperty((String) pairs[i], String.valueOf(v));
+            }
         }
         return c;
+    }
+
+    /** The agent sends {@code line} to the updater as is (its answer under "answer"). */
+    static JsonObject raw(String line) {
+        return cmd("raw", "line", line);
+    }
+
+    /** The agent's steps after staging, for an {@code install} command's {@code after_stage}. */
+    static JsonArray steps(JsonObject... commands) {
+        JsonArray a = new JsonArray();
+        for (JsonObject c : commands) {
+            a.add(c);
+        }
+        return a;
     }
 
     // ---- the updater and the agent child ----------------------------------------------------------------------------
@@ -751,23 +856,66 @@ final class BoundaryHarness implements AutoCloseable {
     }
 
     private void startUpdater() throws Exception {
-        updaterLog = root.resolve("updater.log");
-        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/steward-updater").toString(),
+        launchUpdater(List.of(home.resolve("bin/steward-updater").toString(),
                 "--socket", socket.toString(), "--agent-user", AGENT, "--data", data.toString(),
                 "--privileged-root", priv.toString(), "--unit-dir", sandbox.unitDir().toString(),
                 "--trust", trust.toString(), "--state", state.toString(), "--systemd-bus", sandbox.address(),
-                "--read-timeout-millis", "5000")
-                .redirectErrorStream(true).redirectOutput(updaterLog.toFile());
-        Map<String, String> env = pb.environment();
-        env.clear();
-        env.put("PATH", "/usr/bin:/bin");
-        env.put("STEWARD_HOME", home.toString());
-        env.put("RUNTIME_DIRECTORY", root.resolve("rt").toString());
+                "--read-timeout-millis", "5000"), Map.of("PATH", "/usr/bin:/bin", "STEWARD_HOME", home.toString(),
+                "RUNTIME_DIRECTORY", root.resolve("rt").toString()));
+    }
+
+    /** Runs {@code command} with exactly {@code environment}, and waits until the updater serves. */
+    private void launchUpdater(List<String> command, Map<String, String> environment) throws Exception {
+        updaterLog = root.resolve("updater.log");
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(updaterLog.toFile());
+        pb.environment().clear();
+        pb.environment().putAll(environment);
         updater = pb.start();
         Process started = updater;     // a test JVM that dies without close() does not leave a root updater behind
         Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly, "boundary-updater-stop"));
         await("the updater listens on " + socket + "; its log:\n" + updaterLog(),
                 () -> Files.exists(socket) && updaterLog().contains("serving"));
+    }
+
+    /**
+     * Starts bin/steward-updater from a hostile environment: none of it may reach the JVM or the updater. The
+     * caller's checks (socket mode, runtime directory, no trace, no marker) stay with the test that needs them.
+     */
+    private void startHostileUpdater() throws Exception {
+        List<String> args = new ArrayList<>(List.of(home.resolve("bin/steward-updater").toString(),
+                "--runtime-dir", root.resolve("rt").toString(), "--socket", socket.toString(), "--agent-user", AGENT,
+                "--data", data.toString(), "--privileged-root", priv.toString(), "--unit-dir", sandbox.unitDir().toString(),
+                "--trust", trust.toString(), "--state", state.toString(), "--systemd-bus", sandbox.address(),
+                "--read-timeout-millis", "1000"));
+        if (rollbackOk != null) {
+            args.addAll(List.of("--allow-rollback", rollbackOk));
+        }
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PATH", fakebin + ":/usr/bin:/bin");
+        env.put("JAVA_TOOL_OPTIONS", "-javaagent:" + root.resolve("no-such-agent.jar"));   // would stop the JVM
+        env.put("CLASSPATH", fakebin.toString());
+        env.put("LD_LIBRARY_PATH", fakebin.toString());
+        env.put("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=" + root.resolve("no-bus"));
+        env.put("STEWARD_HOME", home.toString());
+        // bash itself (hole #12, L-env-1..3): each would leave a marker, or steer the launcher
+        Path rc = root.resolve("bash-env.sh");
+        Files.writeString(rc, ": > " + markers.resolve("bash_env") + "\n");
+        env.put("BASH_ENV", rc.toString());
+        env.put("ENV", rc.toString());
+        env.put("BASH_FUNC_dirname%%", "() { : > " + markers.resolve("function") + "; /usr/bin/dirname \"$@\"; }");
+        env.put("BASH_FUNC_root_owned%%", "() { : > " + markers.resolve("function2") + "; }");
+        env.put("SHELLOPTS", "xtrace");
+        env.put("BASHOPTS", "extdebug");
+        env.put("PS4", "$(: > " + markers.resolve("ps4") + ")");
+        env.put("POSIXLY_CORRECT", "1");
+        env.put("GLOBIGNORE", "*");
+        env.put("IFS", "/");
+        Path agentOwned = dir("agent-rt", "rwxr-xr-x");
+        chown(agentOwned);
+        env.put("CDPATH", agentOwned.toString());
+        Files.createSymbolicLink(agentOwned.resolve("rt"), Path.of("/root"));
+        env.put("RUNTIME_DIRECTORY", agentOwned.resolve("rt").toString());     // never read
+        launchUpdater(args, env);
     }
 
     String updaterLog() {
@@ -806,7 +954,7 @@ final class BoundaryHarness implements AutoCloseable {
         }
 
         static Agent start(BoundaryHarness h, String user, String group) throws Exception {
-            Path log = h.root.resolve("agent-" + user + ".log");
+            Path log = h.root.resolve("agent-" + user + "-" + UUID.randomUUID().toString().substring(0, 6) + ".log");
             ProcessBuilder pb = new ProcessBuilder("setpriv", "--reuid", user, "--regid", group, "--clear-groups", "--",
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:+UseSerialGC",
                     "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", h.agentClasspath(), AgentDriver.class.getName(),
@@ -815,7 +963,7 @@ final class BoundaryHarness implements AutoCloseable {
                     .redirectError(log.toFile());
             Map<String, String> env = pb.environment();
             env.clear();
-            env.put("PATH", "/usr/bin:/bin");
+            env.put("PATH", h.agentPath());
             env.put("LANG", "C.UTF-8");
             env.put("HOME", "/nonexistent");
             Agent a = new Agent(h, pb.start(), log);
@@ -850,12 +998,24 @@ final class BoundaryHarness implements AutoCloseable {
         }
     }
 
+    /** Another agent child, as {@code user} with {@code group} (e.g. a peer that is not the agent). */
+    Agent startAgent(String user, String group) throws Exception {
+        return Agent.start(this, user, group);
+    }
+
+    /** Ends the agent child first, so that a test can check what its exit left behind before {@link #close}. */
+    void stopAgent() throws Exception {
+        if (agent != null) {
+            Agent a = agent;
+            agent = null;
+            a.close();
+        }
+    }
+
     @Override
     public void close() throws Exception {
         try {
-            if (agent != null) {
-                agent.close();
-            }
+            stopAgent();
         } finally {
             if (updater != null) {
                 updater.destroy();
@@ -867,7 +1027,7 @@ final class BoundaryHarness implements AutoCloseable {
                 for (Path p : hostViews) {
                     SystemdSandbox.PathsForTests.deleteTree(p);
                 }
-                for (String v : VICTIMS) {
+                for (String v : world ? VICTIMS : List.<String>of()) {
                     try {
                         systemd.stop(v, Duration.ofSeconds(30));
                     } catch (Exception e) {
@@ -892,7 +1052,10 @@ final class BoundaryHarness implements AutoCloseable {
         pb.environment().clear();
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        p.waitFor(30, TimeUnit.SECONDS);
+        if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " did not exit: " + out);
+        }
         return out;
     }
 
@@ -925,7 +1088,8 @@ final class BoundaryHarness implements AutoCloseable {
         return total[0];
     }
 
-    private Path dir(String name, String mode) throws IOException {
+    /** A directory {@code name} in the scratch root, with {@code mode}. */
+    Path dir(String name, String mode) throws IOException {
         Path p = Files.createDirectories(root.resolve(name));
         Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(mode));
         return p;
@@ -947,6 +1111,32 @@ final class BoundaryHarness implements AutoCloseable {
 
     private static String perms(Path p) throws IOException {
         return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /** {@code ls -l}'s mode: type (l, d, -, s for anything else) and permissions, links not followed. */
+    static String mode(Path p) throws IOException {
+        String type = Files.isSymbolicLink(p) ? "l" : Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? "d"
+                : Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? "-" : "s";
+        return type + perms(p);
+    }
+
+    /** {@code name} in the sandbox's unit directory. */
+    Path unit(String name) {
+        return sandbox.unitDir().resolve(name);
+    }
+
+    /** The updater's ledger, as it is on disk. */
+    String ledger() throws IOException {
+        return Files.readString(state.resolve(Ledger.FILE));
+    }
+
+    /** The units the ledger records for {@code id} (none when it has no entry). */
+    List<String> ledgerUnits(String id) throws IOException {
+        JsonObject addons = JsonParser.parseString(ledger()).getAsJsonObject().getAsJsonObject("addons");
+        if (!addons.has(id)) {
+            return List.of();
+        }
+        return addons.getAsJsonObject(id).getAsJsonArray("units").asList().stream().map(e -> e.getAsString()).toList();
     }
 
     static JsonArray array(List<String> values) {

@@ -291,7 +291,7 @@ class HostileUnitsIT {
 
     /** {@code tamper}: what the compromised agent (or root, for root-owned) does to the kept artifact before the request. */
     private static void tamper(HostileCorpus.Case c, BoundaryHarness.Published p) throws Exception {
-        Path kept = h.data.resolve("addons").resolve(p.id()).resolve("artifacts").resolve(p.sha256() + ".tar.gz");
+        Path kept = h.kept(p);
         switch (c.header("tamper", "")) {
             case "" -> { }
             case "symlink" -> h.agentOk(BoundaryHarness.cmd("symlink", "link", kept.toString(), "target", p.file().toString()));
