@@ -246,25 +246,9 @@ class UnitParserAgreesWithSystemdTest {
         return new Cmd(simplify(argv.get(0)), argv, List.copyOf(flags));
     }
 
-    /** UnitPolicy.UnitCheck.specifiers. */
+    /** Steward's own expansion, the one the policy judges. */
     static String specifiers(String s, String unit) {
-        String stem = unit.substring(0, unit.lastIndexOf('.'));
-        StringBuilder out = new StringBuilder();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%' || i + 1 >= s.length()) {
-                out.append(c);
-                continue;
-            }
-            char k = s.charAt(++i);
-            out.append(switch (k) {
-                case 'n' -> unit;
-                case 'N', 'p' -> stem;
-                case '%' -> "%";
-                default -> "";
-            });
-        }
-        return out.toString();
+        return UnitPolicy.specifiers(s, unit);
     }
 
     /** systemd reports paths path_simplify()ed: no doubled or trailing slash (Steward refuses . and ..). */

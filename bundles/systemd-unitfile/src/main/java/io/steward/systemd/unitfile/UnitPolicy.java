@@ -465,26 +465,7 @@ public final class UnitPolicy {
         }
 
         private String specifiers(String s) {
-            if (s.indexOf('%') < 0) {
-                return s;
-            }
-            String stem = unit.substring(0, unit.lastIndexOf('.'));
-            StringBuilder out = new StringBuilder();
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                if (c != '%' || i + 1 >= s.length()) {
-                    out.append(c);
-                    continue;
-                }
-                char k = s.charAt(++i);
-                out.append(switch (k) {
-                    case 'n' -> unit;
-                    case 'N', 'p' -> stem;
-                    case '%' -> "%";
-                    default -> "";       // %i %I: not a template, empty
-                });
-            }
-            return out.toString();
+            return UnitPolicy.specifiers(s, unit);
         }
 
         void checkCommand(Entry e, List<String> argv, boolean root) throws RuleViolation {
@@ -735,6 +716,30 @@ public final class UnitPolicy {
         private RuleViolation violation(Entry e, String rule, String detail) {
             return new RuleViolation(unit, e.line(), rule, detail);
         }
+    }
+
+    /** The allowlisted specifiers of {@code s} expanded for {@code unit} (not a template: %i and %I are empty). */
+    static String specifiers(String s, String unit) {
+        if (s.indexOf('%') < 0) {
+            return s;
+        }
+        String stem = unit.substring(0, unit.lastIndexOf('.'));
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '%' || i + 1 >= s.length()) {
+                out.append(c);
+                continue;
+            }
+            char k = s.charAt(++i);
+            out.append(switch (k) {
+                case 'n' -> unit;
+                case 'N', 'p' -> stem;
+                case '%' -> "%";
+                default -> "";
+            });
+        }
+        return out.toString();
     }
 
     /** Root unless {@code User=} names another user or {@code DynamicUser=} is on. */
