@@ -106,6 +106,7 @@ final class Boot {
         if (settings.systemdBus() != null) {
             p.put("steward.systemd.bus", settings.systemdBus());
         }
+        settings.fleet().addTo(p);
         if (settings.command().tool()) {
             p.put("steward.command.args", jsonArray(settings.toolArgs()));
             p.put("steward.cwd", Path.of("").toAbsolutePath().toString());
@@ -234,7 +235,8 @@ final class Boot {
 
     private boolean shouldStart(Bundle bundle) {
         boolean fragment = bundle.getHeaders().get(Constants.FRAGMENT_HOST) != null;
-        return !fragment && (settings.command() == Command.RUN || !AGENT_ONLY.contains(bundle.getSymbolicName()));
+        return !fragment && (settings.command() == Command.RUN || !AGENT_ONLY.contains(bundle.getSymbolicName()))
+                && !settings.fleet().skips(bundle.getSymbolicName());
     }
 
     private static List<Path> jars(Path dir) throws LaunchException {

@@ -14,6 +14,8 @@ enum Option {
     PRIVILEGED_ROOT(null, "--privileged-root", "DIR", "root-owned add-on copies (default: /usr/lib/steward/addons)"),
     SYSTEMD_BUS(null, "--systemd-bus", "ADDRESS", "systemd's D-Bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)"),
     SHELL(null, "--shell", null, "serve the Gogo shell on the terminal"),
+    NATS(null, "--nats", "URL[,URL]", "take assignments from NATS JetStream and write status there (see FleetOptions)"),
+    HOST_ID(null, "--host-id", "ID", "this host's id in the fleet (default: /etc/machine-id)"),
     VERBOSE(null, "--verbose", null, "log at INFO and show stack traces");
 
     private final String shortName;

@@ -22,15 +22,16 @@ import java.util.Optional;
  * @param shell          serve the Gogo shell ({@code run} only)
  * @param verbose        log at INFO and show stack traces
  * @param toolArgs       the arguments of an artifact tool (keygen, pack, verify), passed on as they are
+ * @param fleet          the NATS fleet transport of {@code run}, if any
  */
 record Settings(Command command, Path home, Path data, Path etc, Path trust, Path assignments,
                 Path unitDir, Path privilegedRoot, String systemdBus,
-                boolean json, boolean shell, boolean verbose, List<String> toolArgs) {
+                boolean json, boolean shell, boolean verbose, List<String> toolArgs, FleetOptions fleet) {
 
     static final String DEFAULT_UNIT_DIR = "/etc/systemd/system";
     static final String DEFAULT_PRIVILEGED_ROOT = "/usr/lib/steward/addons";
 
-    static Settings resolve(Options options, Path home, Map<String, String> env) {
+    static Settings resolve(Options options, Path home, Map<String, String> env) throws UsageException {
         Path data = options.value(Option.DATA).map(Settings::absolute).orElse(home.resolve("data"));
         Path etc = options.value(Option.ETC).map(Settings::absolute).orElse(home.resolve("etc"));
         return new Settings(options.command(), absolute(home.toString()), data, etc,
@@ -42,7 +43,7 @@ record Settings(Command command, Path home, Path data, Path etc, Path trust, Pat
                         .or(() -> Optional.ofNullable(env.get("DBUS_SYSTEM_BUS_ADDRESS")).filter(s -> !s.isBlank()))
                         .orElse(null),
                 options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE),
-                options.toolArgs());
+                options.toolArgs(), FleetOptions.of(options));
     }
 
     /**

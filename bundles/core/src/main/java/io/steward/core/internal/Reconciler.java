@@ -16,6 +16,7 @@ import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.spi.StatusSink;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
@@ -196,6 +197,7 @@ public final class Reconciler implements SupervisionService {
 
     // copy-on-write, read once per pass
     volatile List<AssignmentSource> sources = List.of();
+    private volatile List<StatusSink> sinks = List.of();
 
     private final Object boundLock = new Object();
     private volatile List<Bound> bound = List.of();
@@ -337,6 +339,34 @@ public final class Reconciler implements SupervisionService {
         }
     }
 
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addStatusSink(StatusSink sink) {
+        synchronized (boundLock) {
+            List<StatusSink> next = new ArrayList<>(sinks);
+            next.add(sink);
+            sinks = List.copyOf(next);
+        }
+    }
+
+    void removeStatusSink(StatusSink sink) {
+        synchronized (boundLock) {
+            List<StatusSink> next = new ArrayList<>(sinks);
+            next.removeIf(s -> s == sink);
+            sinks = List.copyOf(next);
+        }
+    }
+
+    /** Each sink gets the pass's report; a sink's failure is its own (logged), never the pass's. */
+    private void tellSinks(ReconcileReport report) {
+        for (StatusSink sink : sinks) {
+            try {
+                sink.passCompleted(report);
+            } catch (RuntimeException e) {
+                LOG.warn("Status sink {} failed: {}", sink.getClass().getName(), e.toString());
+            }
+        }
+    }
+
     private Optional<Bound> dispatcherFor(String kind) {
         return bound.stream()
                 .filter(b -> b.kind().equals(kind))
@@ -435,6 +465,7 @@ public final class Reconciler implements SupervisionService {
         try {
             ReconcileReport report = pass(false);
             mine.forEach(w -> w.complete(report));
+            tellSinks(report);
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
             if (automatic && !e.getMessage().equals(lastRefusal)) {
                 LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it

@@ -1,5 +1,7 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.trust.TrustStore;
+
 import io.steward.delivery.AddonManifest;
 import io.steward.supervision.spi.SupervisionException;
 import java.io.IOException;

@@ -1,5 +1,8 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.trust.Ed25519;
+import io.steward.delivery.trust.TrustStore;
+
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;

@@ -1,5 +1,8 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.trust.Ed25519;
+import io.steward.delivery.trust.TrustStore;
+
 import io.steward.supervision.spi.SupervisionException;
 import java.io.IOException;
 import java.security.PublicKey;

@@ -1,5 +1,7 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.trust.Ed25519;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

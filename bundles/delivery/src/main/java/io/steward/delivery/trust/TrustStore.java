@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.trust;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * names, sizes or modification times of its {@code *.pem} files changed (a cheap listing per call), so a
  * rotation or a revocation takes effect at the next stage without a restart. Thread-safe.
  */
-final class TrustStore {
+public final class TrustStore {
     private static final Logger LOG = LoggerFactory.getLogger(TrustStore.class);
 
     private record Snapshot(List<String> fingerprint, SortedMap<String, PublicKey> keys) {
@@ -33,16 +33,16 @@ final class TrustStore {
     private final Path dir;
     private Snapshot snapshot = new Snapshot(List.of("<none>"), Collections.emptySortedMap());
 
-    TrustStore(Path dir) {
+    public TrustStore(Path dir) {
         this.dir = dir;
     }
 
-    Path directory() {
+    public Path directory() {
         return dir;
     }
 
     /** Key id → key, sorted by id; empty when the directory is missing or holds no valid key. */
-    synchronized SortedMap<String, PublicKey> keys() throws IOException {
+    public synchronized SortedMap<String, PublicKey> keys() throws IOException {
         List<Path> files = new ArrayList<>();
         List<String> fingerprint = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*.pem")) {
@@ -87,7 +87,7 @@ final class TrustStore {
     }
 
     /** The ids of a key map, for messages: {@code a, b} or {@code none}. */
-    static String ids(Map<String, ?> keys) {
+    public static String ids(Map<String, ?> keys) {
         return keys.isEmpty() ? "none" : String.join(", ", keys.keySet());
     }
 }

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.trust;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -19,13 +19,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Ed25519 as PRODUCT §3 uses it, with the JDK's own provider: the signed statement, signing and
+ * Ed25519 as Steward uses it, with the JDK's own provider: the artifact statement, signing and
  * verifying, and the PEM forms {@code openssl} reads and writes (PKCS#8 {@code PRIVATE KEY},
  * SubjectPublicKeyInfo {@code PUBLIC KEY}).
  */
-final class Ed25519 {
-    static final String ALGORITHM = "Ed25519";
-    static final int SIGNATURE_BYTES = 64;
+public final class Ed25519 {
+    public static final String ALGORITHM = "Ed25519";
+    public static final int SIGNATURE_BYTES = 64;
     private static final Pattern PEM = Pattern.compile(
             "-----BEGIN ([A-Z ]+)-----\\s*([A-Za-z0-9+/=\\s]+?)\\s*-----END \\1-----");
 
@@ -33,11 +33,11 @@ final class Ed25519 {
     }
 
     /** The UTF-8 statement an artifact signature covers. */
-    static byte[] statement(String id, String version, String sha256) {
+    public static byte[] statement(String id, String version, String sha256) {
         return ("steward-artifact-v1\n" + id + "\n" + version + "\n" + sha256 + "\n").getBytes(StandardCharsets.UTF_8);
     }
 
-    static KeyPair generate() {
+    public static KeyPair generate() {
         try {
             return KeyPairGenerator.getInstance(ALGORITHM).generateKeyPair();
         } catch (GeneralSecurityException e) {
@@ -45,7 +45,7 @@ final class Ed25519 {
         }
     }
 
-    static byte[] sign(PrivateKey key, byte[] message) {
+    public static byte[] sign(PrivateKey key, byte[] message) {
         try {
             Signature s = Signature.getInstance(ALGORITHM);
             s.initSign(key);
@@ -57,7 +57,7 @@ final class Ed25519 {
     }
 
     /** True when {@code signature} is a valid signature of {@code message} by {@code key}. */
-    static boolean verify(PublicKey key, byte[] message, byte[] signature) {
+    public static boolean verify(PublicKey key, byte[] message, byte[] signature) {
         try {
             Signature s = Signature.getInstance(ALGORITHM);
             s.initVerify(key);
@@ -70,16 +70,16 @@ final class Ed25519 {
         }
     }
 
-    static String publicPem(PublicKey key) {
+    public static String publicPem(PublicKey key) {
         return pem("PUBLIC KEY", key.getEncoded());
     }
 
-    static String privatePem(PrivateKey key) {
+    public static String privatePem(PrivateKey key) {
         return pem("PRIVATE KEY", key.getEncoded());
     }
 
     /** Reads an Ed25519 public key from SubjectPublicKeyInfo PEM. */
-    static PublicKey readPublic(String pem) throws InvalidKeySpecException {
+    public static PublicKey readPublic(String pem) throws InvalidKeySpecException {
         byte[] der = der(pem, "PUBLIC KEY");
         try {
             return KeyFactory.getInstance(ALGORITHM).generatePublic(new X509EncodedKeySpec(der));
@@ -91,7 +91,7 @@ final class Ed25519 {
     }
 
     /** Reads an unencrypted Ed25519 private key from PKCS#8 PEM, as {@code openssl genpkey} writes it. */
-    static PrivateKey readPrivate(String pem) throws InvalidKeySpecException {
+    public static PrivateKey readPrivate(String pem) throws InvalidKeySpecException {
         if (pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
             throw new InvalidKeySpecException("the private key is encrypted; decrypt it first (openssl pkey -in KEY -out PLAIN)");
         }
