@@ -23,6 +23,8 @@ enum Command {
             "build a deterministic artifact from DIR (id and version from its addon.json) and sign it"),
     VERIFY("verify", "FILE --id ID --version V --sha256 H --signature S [--key KEYID|FILE] [--json]",
             "check an artifact against the trust store (or one public key file) and the archive rules, installing nothing"),
+    FLEET("fleet", "put|status|watch --nats URL [--host H] [--key NAME.key.pem DOC.json] [--json]",
+            "the operator's side of a NATS fleet: sign and publish a host's next document, list or watch the hosts' status"),
     HELP("help", "", "show this help");
 
     /** Options every command that boots the platform accepts. */
@@ -66,11 +68,11 @@ enum Command {
     }
 
     /**
-     * Artifact tools: their own arguments are parsed by the bundle that serves them (the delivery
+     * Tools (the artifact tools, fleet): their own arguments are parsed by the bundle that serves them (the delivery
      * bundle) and passed on as they are; the launcher takes only the platform options.
      */
     boolean tool() {
-        return this == KEYGEN || this == PACK || this == VERIFY;
+        return this == KEYGEN || this == PACK || this == VERIFY || this == FLEET;
     }
 
     /** One line of the help text. */

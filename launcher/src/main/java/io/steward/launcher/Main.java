@@ -103,6 +103,7 @@ public final class Main {
             case KEYGEN:
             case PACK:
             case VERIFY:
+            case FLEET:
                 return OneShot.run(settings, commandTimeout(env), out, err);
             default:
                 throw new IllegalStateException("no handler for " + settings.command());

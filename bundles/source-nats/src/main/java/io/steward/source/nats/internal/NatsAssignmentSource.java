@@ -47,6 +47,8 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
         AssignmentWatch.Sink {
     static final String PID = "io.steward.source.nats";
     private static final Logger LOG = LoggerFactory.getLogger(NatsAssignmentSource.class);
+    /** A link down for less than this is not worth a warning (a boot, a reconnect). */
+    static final java.time.Duration DOWN_GRACE = java.time.Duration.ofSeconds(5);
 
     private final NatsSettings settings;
     private final SignedDocumentGate gate;
@@ -140,9 +142,10 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
     public Snapshot snapshot() {
         Snapshot s = snapshot;
         servedSerial = gate.current().map(a -> a.value().serial()).orElse(null);
-        if (!link.connected() && !s.warnings().contains(link.describeDown())) {
+        Optional<String> down = link.downFor(DOWN_GRACE);
+        if (down.isPresent()) {
             List<String> w = new ArrayList<>(s.warnings());
-            w.add(link.describeDown());
+            w.add(down.get());
             return new Snapshot(s.name(), s.document(), s.error(), w, s.changedAt());
         }
         return s;

@@ -150,8 +150,18 @@ final class NatsLink implements ConnectionListener, ErrorListener {
         return connected;
     }
 
-    /** One sentence on the link, for the source's warnings while it is down. */
-    String describeDown() {
+    /**
+     * One sentence on the link once it has been down for {@code grace} (a boot, a blip of a reconnect, is no
+     * news); empty while it is up.
+     */
+    java.util.Optional<String> downFor(Duration grace) {
+        if (connected || Instant.now().isBefore(since.plus(grace))) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(describeDown());
+    }
+
+    private String describeDown() {
         String err = lastError.isEmpty() ? "" : "; last error: " + lastError;
         return "not connected to NATS " + String.join(",", settings.servers()) + " since " + since
                 + " (unreachable, or permission denied" + err + "); retrying";

@@ -177,8 +177,9 @@ class NatsAssignmentSourceTest {
         source = Harness.source(agent, "nats://127.0.0.1:" + port, "h1", Map.of());
         assertEquals(Optional.of("cached"), revision(source), "the cache is in effect at once, no network needed");
         assertTrue(source.snapshot().error().isEmpty());
-        assertTrue(String.join(" ", source.snapshot().warnings()).contains("not connected to NATS"),
-                source.snapshot().warnings().toString());
+        await("after its grace the source warns that it is not connected",
+                () -> String.join(" ", source.snapshot().warnings()).contains("not connected to NATS"));
+        assertEquals(Optional.of("cached"), revision(source));
 
         server.restart();      // the first start
         controllerConnection = Harness.connect(server.url());
