@@ -267,6 +267,11 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
         return watch;
     }
 
+    /** For tests: the link. */
+    NatsLink link() {
+        return link;
+    }
+
     private static java.util.concurrent.ThreadFactory named(String name) {
         return r -> {
             Thread t = new Thread(r, name);

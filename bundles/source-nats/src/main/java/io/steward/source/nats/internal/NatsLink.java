@@ -150,6 +150,14 @@ final class NatsLink implements ConnectionListener, ErrorListener {
         return connected;
     }
 
+    /** The server the link is connected to, if it is. */
+    java.util.Optional<String> connectedUrl() {
+        synchronized (lock) {
+            return connected && current != null ? java.util.Optional.ofNullable(current.getConnectedUrl())
+                    : java.util.Optional.empty();
+        }
+    }
+
     /**
      * One sentence on the link once it has been down for {@code grace} (a boot, a blip of a reconnect, is no
      * news); empty while it is up.
