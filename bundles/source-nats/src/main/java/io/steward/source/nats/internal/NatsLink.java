@@ -150,6 +150,11 @@ final class NatsLink implements ConnectionListener, ErrorListener {
         return connected;
     }
 
+    /** The last error the server reported (a permissions violation), empty if none. */
+    String lastError() {
+        return lastError;
+    }
+
     /** The server the link is connected to, if it is. */
     java.util.Optional<String> connectedUrl() {
         synchronized (lock) {
