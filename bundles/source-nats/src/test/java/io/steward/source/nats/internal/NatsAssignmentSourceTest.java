@@ -196,4 +196,41 @@ class NatsAssignmentSourceTest {
         await("the status is written once connected", () -> controller.status("h1").isPresent());
         assertFalse(String.join(" ", source.snapshot().warnings()).contains("not connected"));
     }
+
+    @Test
+    void twoOperatorsPublishingAtOnceNeverSignTheSameSerial() throws Exception {
+        startServer();
+        java.util.List<Long> won = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger conflicts = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        java.util.List<Thread> operators = new java.util.ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            Connection own = Harness.connect(server.url());
+            FleetController op = new FleetController(own, "steward-assignments", "steward-status");
+            Thread thread = new Thread(() -> {
+                try {
+                    go.await();
+                    for (int i = 0; i < 15; i++) {
+                        try {
+                            won.add(op.put("h1", doc("race"), "fleet", fleetKey.getPrivate()).serial());
+                        } catch (FleetController.Conflict e) {
+                            conflicts.incrementAndGet();
+                        }
+                    }
+                    own.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            thread.start();
+            operators.add(thread);
+        }
+        go.countDown();
+        for (Thread t : operators) {
+            t.join();
+        }
+        assertEquals(30, won.size() + conflicts.get());
+        assertEquals(won.size(), new java.util.HashSet<>(won).size(), "a serial was signed twice: " + won);
+        assertEquals(won.size(), java.util.Collections.max(won).intValue(), "the serials that won are 1..n: " + won);
+    }
 }
