@@ -29,6 +29,7 @@ final class StatusWriter {
 
     // confined to the executor
     private Connection connection;
+    private io.nats.client.KeyValue kv;        // opened once per connection (opening reads the stream's info)
     private boolean dirty = true;
     private ScheduledFuture<?> pending;
     private ScheduledFuture<?> beat;
@@ -49,6 +50,7 @@ final class StatusWriter {
     void up(Connection conn) {
         executor.execute(() -> {
             connection = conn;
+            kv = null;
             if (dirty) {
                 schedule();
             }
@@ -91,11 +93,15 @@ final class StatusWriter {
         }
         dirty = false;
         try {
-            conn.keyValue(bucket).put(key, render.get());
+            if (kv == null) {
+                kv = conn.keyValue(bucket);
+            }
+            kv.put(key, render.get());
             written++;
             lastFailure = null;
         } catch (IOException | JetStreamApiException | RuntimeException e) {
             dirty = true;       // written again at the next change, heartbeat or reconnect
+            kv = null;
             String why = e.getMessage() == null ? e.toString() : e.getMessage();
             if (!why.equals(lastFailure)) {
                 LOG.warn("NATS: writing the status to {}/{} failed ({}: permission denied or unreachable)", bucket, key, why);
