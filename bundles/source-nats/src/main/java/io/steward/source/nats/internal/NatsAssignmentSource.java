@@ -109,7 +109,7 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
         registrations.add(context.registerService(AssignmentSource.class, this, null));
         registrations.add(context.registerService(StatusSink.class, this, null));
         status.start();
-        link.start();
+        link.start(watchThread);
         watchThread.scheduleWithFixedDelay(this::reloadLink, 5, 5, TimeUnit.SECONDS);
         LOG.info("NATS source for host {}: {} at {} (status to {})", settings.hostId(), settings.key(),
                 settings.bucket(), settings.statusBucket());
@@ -234,8 +234,6 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
     private void reloadLink() {
         try {
             link.reloadIfChanged();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             LOG.warn("Reconnecting to NATS with changed credentials failed: {}", e.toString());
         }

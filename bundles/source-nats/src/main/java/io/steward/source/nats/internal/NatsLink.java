@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The agent's one connection to NATS. It connects in the background (the agent never waits for the
- * network), reconnects for ever with capped exponential backoff and full jitter, and tells its
+ * network), tries again and reconnects for ever with capped exponential backoff and full jitter, and tells its
  * {@link Listener} when a connection is up, again up after an outage, or down. The credentials file is
  * re-read at every connect; a change of it or of the TLS stores replaces the connection
  * ({@link #reloadIfChanged}).
@@ -52,23 +52,63 @@ final class NatsLink implements ConnectionListener, ErrorListener {
     private volatile Instant since = Instant.now();
     private volatile String lastError = "";
     private volatile boolean closed;
+    private java.util.concurrent.ScheduledExecutorService scheduler;   // guarded by lock
+    private int failures;                   // confined to the scheduler
 
     NatsLink(Settings settings, Listener listener) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.listener = Objects.requireNonNull(listener, "listener");
     }
 
-    /** Starts connecting; returns at once. */
-    void start() throws InterruptedException {
+    /** Starts connecting on {@code scheduler} (the caller's own thread); returns at once. */
+    void start(java.util.concurrent.ScheduledExecutorService scheduler) {
         synchronized (lock) {
+            this.scheduler = scheduler;
             fingerprint = fingerprint();
-            connect();
+        }
+        scheduler.execute(this::tryConnect);
+    }
+
+    /**
+     * One connect attempt; a failed one is tried again after a capped, fully jittered backoff. The link's
+     * own loop, not the client's reconnect-on-connect: a link closed while the broker is unreachable then
+     * leaves no connecting thread behind. Once connected, the client reconnects by itself.
+     */
+    private void tryConnect() {
+        Object mine = new Object();
+        Options options;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            attempt = mine;
+            options = options(mine);
+        }
+        try {
+            Connection c = Nats.connect(options);
+            failures = 0;
+            synchronized (lock) {
+                if (attempt == mine && !closed) {
+                    current = c;
+                    return;
+                }
+            }
+            closeQuietly(c);        // closed or replaced while connecting
+        } catch (IOException | RuntimeException e) {
+            lastError = e.getMessage() == null ? e.toString() : e.getMessage();
+            Duration wait = Jitter.backoff(failures++, settings.reconnectWait(), settings.reconnectMax());
+            LOG.debug("Connecting to NATS failed ({}); again in {} ms", lastError, wait.toMillis());
+            synchronized (lock) {
+                if (!closed && attempt == mine) {
+                    scheduler.schedule(this::tryConnect, wait.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
-    private void connect() throws InterruptedException {
-        Object mine = new Object();
-        attempt = mine;
+    private Options options(Object mine) {
         Options.Builder b = new Options.Builder()
                 .servers(settings.servers().toArray(String[]::new))
                 .connectionName(settings.name())
@@ -89,7 +129,7 @@ final class NatsLink implements ConnectionListener, ErrorListener {
         if (settings.truststore() != null) {
             b.truststorePath(settings.truststore().toString()).truststorePassword(settings.truststorePassword().toCharArray());
         }
-        Nats.connectAsynchronously(b.build(), true);
+        return b.build();
     }
 
     @Override
@@ -181,11 +221,11 @@ final class NatsLink implements ConnectionListener, ErrorListener {
     }
 
     /** Replaces the connection when the credentials file or a TLS store changed since the last connect. */
-    void reloadIfChanged() throws InterruptedException {
+    void reloadIfChanged() {
         Connection old;
         synchronized (lock) {
             List<String> now = fingerprint();
-            if (closed || now.equals(fingerprint)) {
+            if (closed || scheduler == null || now.equals(fingerprint)) {
                 return;
             }
             LOG.warn("NATS credentials or TLS files changed; reconnecting with them");
@@ -193,7 +233,8 @@ final class NatsLink implements ConnectionListener, ErrorListener {
             old = current;
             current = null;
             connected = false;
-            connect();
+            attempt = null;
+            scheduler.execute(this::tryConnect);
         }
         closeQuietly(old);
     }

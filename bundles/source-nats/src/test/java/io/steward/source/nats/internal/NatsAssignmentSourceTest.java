@@ -233,4 +233,17 @@ class NatsAssignmentSourceTest {
         assertEquals(won.size(), new java.util.HashSet<>(won).size(), "a serial was signed twice: " + won);
         assertEquals(won.size(), java.util.Collections.max(won).intValue(), "the serials that won are 1..n: " + won);
     }
+
+    @Test
+    void stoppedWhileTheBrokerIsUnreachableTheSourceLeavesNoThreadBehind() throws Exception {
+        java.util.Set<Thread> before = Thread.getAllStackTraces().keySet();
+        NatsAssignmentSource s = Harness.source(Harness.agent(dir.resolve("h1"), fleetKey),
+                "nats://127.0.0.1:" + NatsServer.freePort(), "h1", Map.of());
+        await("a few connect attempts failed", () -> !s.link().lastError().isEmpty());
+        s.deactivate();
+        await("every thread the source started has ended", () -> Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> !before.contains(t) && t.isAlive())
+                .filter(t -> !t.getName().startsWith("ForkJoinPool") && !t.getName().equals("process reaper"))
+                .findAny().isEmpty());
+    }
 }
