@@ -220,6 +220,8 @@ public final class Reconciler implements SupervisionService {
     private volatile List<SupervisionStatus> statuses = List.of();
     private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
     private String lastRefusal;                      // reconcile thread only: the same, for a refused pass
+    private java.util.concurrent.ScheduledFuture<?> retryTimer;   // reconcile thread only: the next backoff's pass
+    private Instant retryAt;
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -517,6 +519,9 @@ public final class Reconciler implements SupervisionService {
             removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
             steps.addAll(executeAll(decisions));
             publish();
+            if (automatic) {
+                scheduleRetry(desired.assigned.keySet());
+            }
         }
         if (automatic && !dryRun && !warnings.equals(lastWarnings)) {
             warnings.forEach(w -> LOG.warn("{}", w));    // once per change; a one-shot command prints them itself
@@ -524,6 +529,34 @@ public final class Reconciler implements SupervisionService {
         }
         return new ReconcileReport(desired.revision, steps, statuses, warnings, started,
                 Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /**
+     * A backoff's due time is itself a trigger: a pass is queued for the earliest retry of a desired add-on,
+     * rather than left to the periodic timer (reconcile thread only).
+     */
+    private void scheduleRetry(java.util.Set<AddonId> desiredIds) {
+        Optional<Instant> next = ledger.entries().entrySet().stream()
+                .filter(e -> desiredIds.contains(e.getKey()))
+                .flatMap(e -> e.getValue().failure().stream())
+                .filter(f -> !f.permanent())
+                .map(Ledger.Failure::retryAt)
+                .filter(at -> at.isAfter(clock.instant()))
+                .min(Comparator.naturalOrder());
+        if (next.isEmpty() || next.get().equals(retryAt) && retryTimer != null && !retryTimer.isDone()) {
+            return;
+        }
+        if (retryTimer != null) {
+            retryTimer.cancel(false);
+        }
+        retryAt = next.get();
+        // one millisecond after the due time: the planner retries once "now" is no longer before it
+        long delay = Duration.between(clock.instant(), retryAt).toMillis() + 1;
+        try {
+            retryTimer = loop.schedule(this::reconcileSoon, Math.max(1, delay), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            retryTimer = null;      // stopping
+        }
     }
 
     private boolean attached(AddonId id) {
@@ -660,21 +693,36 @@ public final class Reconciler implements SupervisionService {
         // marked desired before the attempt: a crash or a failure leaves a record of what was tried
         Ledger.Entry attempting = new Ledger.Entry(a.kind(), Optional.of(a), before.installed(), generation,
                 SupervisionState.STARTING, before.activeVersion(), action + " of " + a.version() + " in progress",
-                now, before.failure());
+                now, before.failure(), true);
         ledger.put(id, attempting);
         Bound b = dispatcherNow(a.kind());
         try {
             SupervisionStatus s = call(b, id, "apply", d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
             ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
                     s.activeVersion().or(() -> Optional.of(a.version())), s.detail(), clock.instant(),
-                    Optional.empty()));
+                    Optional.empty(), false));
             attachedTo.put(id, b.serviceId());
             audit.append(id.value(), action, "version " + a.version() + " applied by " + b.bundle() + ": " + s.detail());
             LOG.info("Add-on {}: {} of {} done, {}", id, action, a.version(), s.state().wireName());
         } catch (SupervisionException e) {
+            if (!stillBound(b)) {
+                // its dispatcher went away during the call (a kind update): not a failure of the add-on. The
+                // attempt stays in flight, with no backoff, for the next dispatcher to adopt whatever it left
+                ledger.put(id, attempting.withState(SupervisionState.DETACHED, "the dispatcher of kind " + a.kind()
+                        + " went away during the " + action + " of " + a.version() + "; the next one adopts what it left",
+                        clock.instant()));
+                audit.append(id.value(), action + "-interrupted", "version " + a.version() + ": " + e.getMessage());
+                LOG.info("Add-on {}: {} of {} interrupted by its dispatcher going away: {}", id, action, a.version(),
+                        e.getMessage());
+                return;
+            }
             recordFailure(attempting, a, e);
             audit.append(id.value(), action + "-failed", "version " + a.version() + ": " + e.getMessage());
         }
+    }
+
+    private boolean stillBound(Bound b) {
+        return bound.stream().anyMatch(x -> x.serviceId().equals(b.serviceId()));
     }
 
     private void recordFailure(Ledger.Entry entry, Assignment a, SupervisionException e) {
@@ -698,17 +746,18 @@ public final class Reconciler implements SupervisionService {
 
     private boolean adopt(AddonId id) {
         Ledger.Entry entry = ledger.get(id).orElseThrow();
-        Assignment installed = entry.installed().orElseThrow();
+        Assignment inPlace = entry.inPlace().orElseThrow();
         Bound b = dispatcherNow(entry.kind());
         Instant now = clock.instant();
         try {
             SupervisionStatus s = call(b, id, "adopt",
-                    d -> d.adopt(new AddonRecord(installed, layout.addonHome(id), entry.generation())));
+                    d -> d.adopt(new AddonRecord(inPlace, layout.addonHome(id), entry.generation())));
             attachedTo.put(id, b.serviceId());
             Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
-            ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), next.installed(), next.generation(),
+            // an adopted interrupted attempt is what is installed now
+            ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), Optional.of(inPlace), next.generation(),
                     next.state(), s.activeVersion().or(entry::activeVersion), next.detail(), next.since(),
-                    next.failure()));
+                    next.failure(), false));
             LOG.info("Add-on {} adopted by {} {}: {}", id, b.bundle(), b.bundleVersion(), s.state().wireName());
             return true;
         } catch (SupervisionException e) {

@@ -244,6 +244,14 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     public SupervisionStatus apply(AddonRecord record) throws SupervisionException {
         Supervised s = acquire(record.id());
         try {
+            boolean known;
+            synchronized (s) {
+                known = s.spec != null;
+            }
+            if (!known) {
+                // what an earlier dispatcher or agent left, even half started, is taken over, never started twice
+                readState(record.id()).ifPresent(stored -> reattach(s, stored));
+            }
             converge(s, record, true);
             return status(s);
         } finally {
@@ -657,6 +665,18 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         rotateLogs(id);
         String address = NotifyHub.address(layout.data(), id);
         hub().bind(id, address);
+        String launchId = Launches.newId();
+        synchronized (s) {
+            // durable before the process exists: an agent killed before the pid is recorded finds it by this id
+            s.run = null;
+            s.launchId = launchId;
+            s.enter(Phase.STARTING, "");
+            try {
+                persist(s);
+            } catch (IOException e) {
+                throw new IOException("cannot record the launch in " + stateFile(id) + ": " + e.getMessage(), e);
+            }
+        }
 
         List<String> command = new ArrayList<>();
         command.add(Processes.SETSID);
@@ -684,6 +704,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         env.put("STEWARD_ADDON_CONFIG", configFile(id).toString());
         env.put("STEWARD_ADDON_STATE", stateDir.toString());
         env.put("NOTIFY_SOCKET", address);
+        env.put(Launches.ENV, launchId);
         env.remove("WATCHDOG_PID");
         if (spec.params().watchdog().isZero()) {
             env.remove("WATCHDOG_USEC");
@@ -754,6 +775,10 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     continue;
                 }
                 long deadline = Math.max(run.startedNanos + params.startTimeout().toNanos(), run.extendUntilNanos);
+                if (now - deadline >= 0 && run.process == null) {
+                    assumeReady(s, run);
+                    return;
+                }
                 if (now - deadline >= 0) {
                     throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + " did not report READY=1 within "
                             + params.startTimeout().toSeconds() + "s");
@@ -771,6 +796,19 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 }
             }
         }
+    }
+
+    /**
+     * An adopted process that was still starting and stayed up for a whole start timeout after adoption
+     * without READY=1: its READY=1 may have gone to the socket while no dispatcher was bound (an agent crash,
+     * a kind update), and is not sent again. It is kept, not restarted, and the detail says readiness was
+     * assumed. Caller holds {@code s}.
+     */
+    private void assumeReady(Supervised s, Running run) {
+        s.lastAction = "ready assumed: adopted while starting, it stayed up for its start timeout without"
+                + " READY=1 (one sent while no dispatcher listened is lost)";
+        LOG.warn("Add-on {}: pid {} {}", s.id, run.pid, s.lastAction);
+        markReady(s, run);
     }
 
     /** Caller holds {@code s}. */
@@ -879,6 +917,8 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     long deadline = Math.max(run.startedNanos + spec.params().startTimeout().toNanos(), run.extendUntilNanos);
                     if (!spec.params().mustNotify() && now - run.startedNanos >= grace) {
                         markReady(s, run);
+                    } else if (spec.params().mustNotify() && now - deadline >= 0 && run.process == null) {
+                        assumeReady(s, run);
                     } else if (spec.params().mustNotify() && now - deadline >= 0) {
                         run.endReason = "did not report READY=1 within " + spec.params().startTimeout().toSeconds() + "s";
                         LOG.warn("Add-on {}: pid {} {}; stopping it", s.id, run.pid, run.endReason);
@@ -1003,6 +1043,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         Optional<Running> live = liveProcess(stored);
         synchronized (s) {
             s.spec = spec;
+            s.launchId = stored.has("launch_id") ? stored.get("launch_id").getAsString() : null;
             if (live.isPresent()) {
                 Running run = live.get();
                 try {
@@ -1032,19 +1073,39 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
     }
 
-    /** The recorded process, when it is still the same process: same boot, same pid, same start time. */
+    /**
+     * The recorded process, when it is still the same process: same boot, same pid, same start time; or, when
+     * the agent died between the spawn and the record of the pid, the process that carries the recorded launch id.
+     */
     private Optional<Running> liveProcess(JsonObject stored) {
-        if (!stored.has("pid") || !stored.has("start_time") || !bootId.equals(string(stored, "boot_id"))) {
+        if (!bootId.equals(string(stored, "boot_id"))) {
             return Optional.empty();
         }
-        long pid = stored.get("pid").getAsLong();
-        Instant started = Instant.parse(stored.get("start_time").getAsString());
-        long ticks = stored.has("start_ticks") ? stored.get("start_ticks").getAsLong() : -1;
-        if (pid <= 1 || !Processes.alive(pid, started) || !Processes.alive(pid, ticks)) {
+        if (stored.has("pid") && stored.has("start_time")) {
+            long pid = stored.get("pid").getAsLong();
+            Instant started = Instant.parse(stored.get("start_time").getAsString());
+            long ticks = stored.has("start_ticks") ? stored.get("start_ticks").getAsLong() : -1;
+            if (pid > 1 && Processes.alive(pid, started) && Processes.alive(pid, ticks)) {
+                return Optional.of(adopted(pid, started, ticks));
+            }
             return Optional.empty();
         }
+        if (!stored.has("launch_id")) {
+            return Optional.empty();
+        }
+        Optional<Processes.Stat> found = Launches.find(stored.get("launch_id").getAsString());
+        Optional<Instant> started = found.flatMap(st -> ProcessHandle.of(st.pid())).flatMap(h -> h.info().startInstant());
+        if (found.isEmpty() || started.isEmpty() || found.get().pid() <= 1) {
+            return Optional.empty();
+        }
+        LOG.info("Add-on {}: found pid {} by its launch id (the agent stopped before recording it)",
+                string(stored.getAsJsonObject("spec"), "id"), found.get().pid());
+        return Optional.of(adopted(found.get().pid(), started.get(), found.get().startTicks()));
+    }
+
+    private static Running adopted(long pid, Instant started, long ticks) {
         long upNanos = Math.max(0, Duration.between(started, Instant.now()).toNanos());
-        return Optional.of(new Running(pid, null, started, ticks, System.nanoTime() - upNanos));
+        return new Running(pid, null, started, ticks, System.nanoTime() - upNanos);
     }
 
     // ---- durable state --------------------------------------------------------------------------------
@@ -1060,6 +1121,9 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         o.addProperty("notify_socket", existingHub().flatMap(h -> h.boundAddress(s.id))
                 .orElse(NotifyHub.address(layout.data(), s.id)));
         o.addProperty("boot_id", bootId);
+        if (s.launchId != null) {
+            o.addProperty("launch_id", s.launchId);
+        }
         Running run = s.run;
         if (run != null) {
             o.addProperty("pid", run.pid);
