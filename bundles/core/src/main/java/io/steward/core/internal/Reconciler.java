@@ -44,7 +44,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -188,7 +187,7 @@ public final class Reconciler implements SupervisionService {
     private final Backoff backoff;
     private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
     private final Clock clock = Clock.systemUTC();
-    private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(named("core-reconciler"));
+    private final ScheduledExecutorService loop = reconcileThread();
     // a thread per call in flight (a hung call must not hold up the next), idle ones end after 5 s
     private final ExecutorService calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
             new java.util.concurrent.SynchronousQueue<>(), named("core-dispatch"));
@@ -247,6 +246,15 @@ public final class Reconciler implements SupervisionService {
         }
         LOG.info("Reconciler started on {} ({}, interval {}s)", layout.data(),
                 automatic ? "agent" : "one-shot " + command, config.interval_seconds());
+    }
+
+    /** One thread; a retry pass still waiting when it shuts down is dropped, not awaited. */
+    private static ScheduledExecutorService reconcileThread() {
+        java.util.concurrent.ScheduledThreadPoolExecutor t = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                named("core-reconciler"));
+        t.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     @Deactivate
