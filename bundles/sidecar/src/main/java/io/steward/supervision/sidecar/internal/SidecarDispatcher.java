@@ -1,8 +1,6 @@
 package io.steward.supervision.sidecar.internal;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
 import io.steward.delivery.ArtifactStager;
@@ -26,7 +24,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -144,7 +141,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     private final Duration readyGrace;
     private final long logMaxBytes;
     private final int logKeep;
-    private final String bootId;
+    private final SidecarRecords records;
     private final Cgroups cgroups;
     // opened with the first sidecar, not at activation: the kind is activated by core's whiteboard in
     // every process (a one-shot 'steward status' too), and junixsocket loads a native library
@@ -185,7 +182,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         this.readyGrace = Duration.ofMillis(config.ready_grace_millis());
         this.logMaxBytes = config.log_max_bytes();
         this.logKeep = config.log_keep();
-        this.bootId = Processes.bootId();
+        this.records = new SidecarRecords(layout.state().resolve("sidecar"), Processes.bootId());
         this.cgroups = new Cgroups(Path.of("/proc/self/mountinfo"));
         this.supervisor = Executors.newSingleThreadScheduledExecutor(named("sidecar-supervisor"));
         supervisor.scheduleWithFixedDelay(this::tick, config.poll_millis(), config.poll_millis(), TimeUnit.MILLISECONDS);
@@ -1073,71 +1070,15 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
     }
 
-    /**
-     * The recorded process, when it is still the same process: same boot, same pid, same start time; or, when
-     * the agent died between the spawn and the record of the pid, the process that carries the recorded launch id.
-     */
     private Optional<Running> liveProcess(JsonObject stored) {
-        if (!bootId.equals(string(stored, "boot_id"))) {
-            return Optional.empty();
-        }
-        if (stored.has("pid") && stored.has("start_time")) {
-            long pid = stored.get("pid").getAsLong();
-            Instant started = Instant.parse(stored.get("start_time").getAsString());
-            long ticks = stored.has("start_ticks") ? stored.get("start_ticks").getAsLong() : -1;
-            if (pid > 1 && Processes.alive(pid, started) && Processes.alive(pid, ticks)) {
-                return Optional.of(adopted(pid, started, ticks));
-            }
-            return Optional.empty();
-        }
-        if (!stored.has("launch_id")) {
-            return Optional.empty();
-        }
-        Optional<Processes.Stat> found = Launches.find(stored.get("launch_id").getAsString());
-        Optional<Instant> started = found.flatMap(st -> ProcessHandle.of(st.pid())).flatMap(h -> h.info().startInstant());
-        if (found.isEmpty() || started.isEmpty() || found.get().pid() <= 1) {
-            return Optional.empty();
-        }
-        LOG.info("Add-on {}: found pid {} by its launch id (the agent stopped before recording it)",
-                string(stored.getAsJsonObject("spec"), "id"), found.get().pid());
-        return Optional.of(adopted(found.get().pid(), started.get(), found.get().startTicks()));
+        return records.liveProcess(stored);
     }
 
-    private static Running adopted(long pid, Instant started, long ticks) {
-        long upNanos = Math.max(0, Duration.between(started, Instant.now()).toNanos());
-        return new Running(pid, null, started, ticks, System.nanoTime() - upNanos);
-    }
-
-    // ---- durable state --------------------------------------------------------------------------------
+    // ---- durable state (SidecarRecords) -----------------------------------------------------------------
 
     /** Caller holds {@code s}. */
     private void persist(Supervised s) throws IOException {
-        if (s.spec == null) {
-            return;
-        }
-        JsonObject o = new JsonObject();
-        o.addProperty("format", 1);
-        o.add("spec", s.spec.toJson());
-        o.addProperty("notify_socket", existingHub().flatMap(h -> h.boundAddress(s.id))
-                .orElse(NotifyHub.address(layout.data(), s.id)));
-        o.addProperty("boot_id", bootId);
-        if (s.launchId != null) {
-            o.addProperty("launch_id", s.launchId);
-        }
-        Running run = s.run;
-        if (run != null) {
-            o.addProperty("pid", run.pid);
-            o.addProperty("start_time", run.startInstant.toString());
-            o.addProperty("start_ticks", run.startTicks);
-            o.addProperty("ready", run.ready);
-        }
-        if (s.phase == Phase.REJECTED) {
-            o.addProperty("rejected", s.detail);
-        }
-        if (s.limitsProblem != null) {
-            o.addProperty("limits_problem", s.limitsProblem);
-        }
-        Files2.writeAtomically(stateFile(s.id), Files2.bytes(o));
+        records.write(s, existingHub().flatMap(h -> h.boundAddress(s.id)).orElse(NotifyHub.address(layout.data(), s.id)));
     }
 
     private void persistQuietly(Supervised s) {
@@ -1149,19 +1090,11 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     }
 
     private Optional<JsonObject> readState(AddonId id) {
-        try {
-            JsonElement e = JsonParser.parseString(Files.readString(stateFile(id), StandardCharsets.UTF_8));
-            return e.isJsonObject() && e.getAsJsonObject().has("spec") ? Optional.of(e.getAsJsonObject()) : Optional.empty();
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Add-on {}: ignoring unreadable {}: {}", id, stateFile(id), e.toString());
-            return Optional.empty();
-        }
+        return records.read(id);
     }
 
     Path stateFile(AddonId id) {
-        return layout.state().resolve("sidecar").resolve(id.value() + ".json");
+        return records.file(id);
     }
 
     Path configFile(AddonId id) {
@@ -1310,10 +1243,6 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
 
     private static boolean bool(JsonObject o, String key) {
         return o.has(key) && o.get(key).getAsBoolean();
-    }
-
-    private static String string(JsonObject o, String key) {
-        return o.has(key) ? o.get(key).getAsString() : "";
     }
 
     private static ThreadFactory named(String prefix) {
