@@ -432,6 +432,11 @@ final class CampaignHost implements AutoCloseable {
                     new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + p[0]).start().waitFor(10, TimeUnit.SECONDS);
                 }
             }
+            try (Stream<Path> all = Files.walk(root)) {
+                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
             if (ownSandbox) {
                 sandbox("stop");
                 try (Stream<Path> all = Files.walk(scratch)) {
