@@ -78,6 +78,15 @@ final class CampaignHost implements AutoCloseable {
             ownSandbox = true;
             sandbox("start");
         }
+        try (Stream<Path> units = Files.list(unitDir)) {
+            List<Path> stale = units.filter(p -> p.getFileName().toString().startsWith("steward-crash-")).toList();
+            if (!stale.isEmpty()) {
+                throw new IllegalStateException("the unit directory " + unitDir + " holds units of an earlier campaign "
+                        + "that did not finish: " + stale + "; remove them (and stop their units) first");
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // a fresh sandbox
+        }
         // under the sandbox's scratch: the sandboxed systemd runs the services from the privileged root
         root = Files.createTempDirectory(scratch, "crash-");
         for (Path p = root; p != null && !p.equals(Path.of("/tmp")) && !p.equals(Path.of("/")); p = p.getParent()) {
@@ -131,7 +140,7 @@ final class CampaignHost implements AutoCloseable {
         return artifacts;
     }
 
-    /** An add-on's files: sidecars that notify after up to 2 s (s1, s2) or count as ready after the grace (s3, s4). */
+    /** An add-on's files: the first two sidecars notify after up to 2 s, the others count as ready after the grace. */
     private static Map<String, String> sources(String id, String version) {
         String kind = CrashCampaign.kind(id);
         Map<String, String> files = new TreeMap<>();
@@ -139,7 +148,7 @@ final class CampaignHost implements AutoCloseable {
                 + "\",\"supervision\":\"" + kind + "\",\"binary\":\"run.sh\"");
         switch (kind) {
             case "sidecar" -> {
-                boolean notify = id.equals("s1") || id.equals("s2");
+                boolean notify = CrashCampaign.SIDECARS.indexOf(id) < 2;
                 files.put("run.sh", "#!/bin/bash\n# " + id + " " + version + "\necho $$ >> \"$STEWARD_ADDON_STATE/pids\"\n"
                         + "trap 'exit 0' TERM\n"
                         + (notify ? "sleep \"$(( RANDOM % 2 )).$(( RANDOM % 10 ))\"\n"

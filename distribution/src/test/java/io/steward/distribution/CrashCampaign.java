@@ -21,11 +21,12 @@ import java.util.TreeMap;
  */
 final class CrashCampaign {
     static final Duration DEADLINE = Duration.ofSeconds(90);
-    static final List<String> SIDECARS = List.of("s1", "s2", "s3", "s4");
-    static final List<String> SERVICES = List.of("v1", "v2", "v3");
-    static final String TIMER = "t1";
-    static final String HELPER = "h1";
-    static final List<String> TOGGLES = List.of("g1", "g2");
+    // names no other test uses: the CI's systemd sandbox is shared
+    static final List<String> SIDECARS = List.of("crash-s1", "crash-s2", "crash-s3", "crash-s4");
+    static final List<String> SERVICES = List.of("crash-v1", "crash-v2", "crash-v3");
+    static final String TIMER = "crash-t1";
+    static final String HELPER = "crash-h1";
+    static final List<String> TOGGLES = List.of("crash-g1", "crash-g2");
     static final List<String> VERSIONS = List.of("1.0.0", "2.0.0");
 
     /** One trial's outcome. */

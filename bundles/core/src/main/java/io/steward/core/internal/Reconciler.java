@@ -81,6 +81,8 @@ public final class Reconciler implements SupervisionService {
     static final String PID = "io.steward.core";
     static final String LOCAL_OVERRIDE = "assignments.local.json";
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+    /** How soon a pass looks again at a desired add-on that is still starting. */
+    static final Duration STARTING_RECHECK = Duration.ofSeconds(1);
 
     @ObjectClassDefinition(name = "Steward reconciler")
     public @interface Config {
@@ -541,16 +543,24 @@ public final class Reconciler implements SupervisionService {
 
     /**
      * A backoff's due time is itself a trigger: a pass is queued for the earliest retry of a desired add-on,
-     * rather than left to the periodic timer (reconcile thread only).
+     * rather than left to the periodic timer; so is a desired add-on still starting (an adopted sidecar in its
+     * readiness grace, a unit activating), checked again within {@link #STARTING_RECHECK}. Reconcile thread only.
      */
     private void scheduleRetry(java.util.Set<AddonId> desiredIds) {
-        Optional<Instant> next = ledger.entries().entrySet().stream()
+        Map<AddonId, Ledger.Entry> entries = ledger.entries();
+        Instant now = clock.instant();
+        Optional<Instant> next = entries.entrySet().stream()
                 .filter(e -> desiredIds.contains(e.getKey()))
                 .flatMap(e -> e.getValue().failure().stream())
                 .filter(f -> !f.permanent())
                 .map(Ledger.Failure::retryAt)
-                .filter(at -> at.isAfter(clock.instant()))
+                .filter(at -> at.isAfter(now))
                 .min(Comparator.naturalOrder());
+        boolean starting = entries.entrySet().stream().anyMatch(e -> desiredIds.contains(e.getKey())
+                && e.getValue().state() == SupervisionState.STARTING);
+        if (starting && (next.isEmpty() || next.get().isAfter(now.plus(STARTING_RECHECK)))) {
+            next = Optional.of(now.plus(STARTING_RECHECK));
+        }
         if (next.isEmpty() || next.get().equals(retryAt) && retryTimer != null && !retryTimer.isDone()) {
             return;
         }

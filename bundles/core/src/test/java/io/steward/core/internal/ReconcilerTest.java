@@ -733,4 +733,33 @@ class ReconcilerTest {
         assertEquals(2, toggles.count("apply"), "the retry ran without a trigger: " + toggles.calls);
         assertEquals("1.0", toggles.running.get(new AddonId("a")));
     }
+
+    @Test
+    void anAddOnStillStartingIsLookedAtAgainSoonNotAtThePeriodicPass() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        AtomicInteger statusCalls = new AtomicInteger();
+        FakeDispatcher slow = new FakeDispatcher("config_toggle") {
+            @Override
+            public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+                super.apply(addon);
+                return SupervisionStatus.of(addon.id(), kind, SupervisionState.STARTING, Optional.of("1.0"), "starting");
+            }
+
+            @Override
+            public SupervisionStatus status(AddonId id) {
+                statusCalls.incrementAndGet();
+                return super.status(id);        // ready by now
+            }
+        };
+        Reconciler r = reconciler(source, Map.of("interval_seconds", 3600), "run");
+        bind(r, slow);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (r.status(new AddonId("a")).map(s -> s.state() != SupervisionState.READY).orElse(true)
+                && System.nanoTime() < deadline) {
+            Thread.sleep(20);  // polling a condition with a deadline; the periodic pass is an hour away
+        }
+        assertEquals(SupervisionState.READY, r.status(new AddonId("a")).orElseThrow().state());
+        assertTrue(statusCalls.get() >= 1);
+    }
 }
