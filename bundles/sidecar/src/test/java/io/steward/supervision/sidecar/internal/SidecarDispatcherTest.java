@@ -500,8 +500,8 @@ class SidecarDispatcherTest {
 
         SidecarDispatcher second = dispatcher();
         java.util.concurrent.CompletableFuture<SupervisionStatus> resumed = applyUntilSpawned(second, a);
-        assertTrue(second.status(new AddonId("mid")).detail().contains("pid " + pid),
-                second.status(new AddonId("mid")).detail());
+        await("the next dispatcher took pid " + pid + " over", () -> second.status(new AddonId("mid")).detail()
+                .contains("starting as pid " + pid));
         letGo("mid");
         SupervisionStatus ready = resumed.get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertEquals(SupervisionState.READY, ready.state(), ready.detail());
