@@ -58,6 +58,8 @@ public class SidecarIT extends PlatformTestSupport {
     static final String JUNIXSOCKET_BUNDLE = "io.steward.lib.junixsocket";
     static final String PRIVILEGED_BUNDLE = "io.steward.privileged.local";
     private static final List<String> IDS = List.of("alpha", "bravo", "charlie");
+    /** A sidecar that holds back READY=1 until {@code $STEWARD_ADDON_STATE/go} exists. */
+    private static final String GATED = "delta";
 
     /** Where the driver leaves the signed artifacts' assignment fields for the probe: id → artifact object. */
     private static final String ARTIFACTS = "sidecar-artifacts.json";
@@ -96,6 +98,16 @@ public class SidecarIT extends PlatformTestSupport {
             artifacts.add(id, JsonParser.parseString(signer.pack(id, "1.0.0", Map.of("addon.json", manifest,
                     "run.sh", program), data.getParent().resolve("artifacts").resolve(id + "-1.0.0.tar.gz"))));
         }
+        String gated = String.join("\n", "#!/bin/bash",
+                "echo $$ >> \"$STEWARD_ADDON_STATE/pids\"",
+                "trap 'exit 0' TERM",
+                "while [ ! -e \"$STEWARD_ADDON_STATE/go\" ]; do sleep 0.05 & wait $!; done",
+                "/usr/bin/systemd-notify --no-block --ready --status=\"let go\"",
+                "while true; do sleep 0.2 & wait $!; done", "");
+        String manifest = "{\"id\":\"" + GATED + "\",\"version\":\"1.0.0\",\"supervision\":\"sidecar\","
+                + "\"binary\":\"run.sh\",\"notify\":true,\"start_timeout_seconds\":120}";
+        artifacts.add(GATED, JsonParser.parseString(signer.pack(GATED, "1.0.0", Map.of("addon.json", manifest,
+                "run.sh", gated), data.getParent().resolve("artifacts").resolve(GATED + "-1.0.0.tar.gz"))));
         Files.writeString(etc.resolve(ARTIFACTS), artifacts.toString(), StandardCharsets.UTF_8);
     }
 
@@ -114,7 +126,7 @@ public class SidecarIT extends PlatformTestSupport {
     /** Sidecars outlive their dispatcher by design: a test that failed halfway must not leave them running. */
     @After
     public void killLeftovers() throws Exception {
-        for (String id : IDS) {
+        for (String id : concat(IDS, GATED)) {
             Path pids = home(id).resolve("state/pids");
             if (Files.exists(pids)) {
                 for (String line : Files.readAllLines(pids)) {
@@ -126,6 +138,18 @@ public class SidecarIT extends PlatformTestSupport {
                 }
             }
         }
+    }
+
+    private static List<String> concat(List<String> ids, String more) {
+        List<String> all = new ArrayList<>(ids);
+        all.add(more);
+        return all;
+    }
+
+    private List<Long> pids(String id) throws IOException {
+        Path file = home(id).resolve("state/pids");
+        return Files.exists(file) ? Files.readAllLines(file).stream().filter(l -> !l.isBlank()).map(Long::parseLong).toList()
+                : List.of();
     }
 
     private JsonObject artifact(String id) throws IOException {
@@ -310,5 +334,50 @@ public class SidecarIT extends PlatformTestSupport {
         assertTrue(shown, shown.endsWith("cap_net_bind_service=ep"));
         assertNotNull(program);
         assertFalse(Files.isSymbolicLink(program));
+    }
+
+    /**
+     * Issue 15 §0: the kind bundle stops while a sidecar it has just spawned waits to become ready. The add-on
+     * is detached (not failed, no backoff), the process keeps running, and the next dispatcher takes it over
+     * mid-start: one process, the same pid, readiness continued, and supervised again (killed, it is restarted
+     * once).
+     */
+    @Test
+    public void aSidecarStillStartingWhenItsKindStopsIsAdoptedByTheNextDispatcherNotStartedTwice() throws Exception {
+        writeAssignments(Assignments.document(Assignments.nextRevision("gated"), sidecar(GATED, "{}")));
+        AddonId id = new AddonId(GATED);
+        await("delta was spawned and is starting", () -> pids(GATED).size() == 1
+                && sidecarDispatcher().status(id).state() == SupervisionState.STARTING);
+        long pid = pids(GATED).get(0);
+        Bundle kind = installedBundle(SIDECAR_BUNDLE);
+        kind.stop();
+        try {
+            awaitState(GATED, SupervisionState.DETACHED);
+            await("the interrupted install is audited as such", () -> auditLines(GATED,
+                    a -> a.equals("install-interrupted")).size() == 1);
+            assertEquals("not a failure: no backoff", List.of(), auditLines(GATED, a -> a.endsWith("-failed")));
+            assertTrue("it keeps running while its kind is away", alive(pid));
+        } finally {
+            kind.start();
+        }
+        await("the next dispatcher took pid " + pid + " over, still starting", () -> sidecarDispatcher().status(id)
+                .detail().contains("starting as pid " + pid));
+        Files.writeString(home(GATED).resolve("state/go"), "");
+        awaitState(GATED, SupervisionState.READY);
+        assertTrue(supervision().status(id).orElseThrow().detail(),
+                supervision().status(id).orElseThrow().detail().contains("pid " + pid));
+        assertEquals("one process, never a second copy", List.of(pid), pids(GATED));
+        assertEquals(pid, recordedPid(GATED));
+
+        new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+        await("restarted by the new dispatcher (its go file is still there)", () -> pids(GATED).size() == 2
+                && sidecarDispatcher().status(id).state() == SupervisionState.READY);
+        long second = pids(GATED).get(1);
+        assertTrue(alive(second));
+        assertEquals("restarted once", 2, pids(GATED).size());
+
+        writeAssignments(Assignments.document(Assignments.nextRevision("none")));
+        awaitRemovedOrGone(GATED);
+        await("the restarted process is stopped on removal", () -> !alive(second));
     }
 }

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Optional;
@@ -69,6 +70,13 @@ final class Ledger {
         Entry withDigests(Map<String, String> written) {
             SortedMap<String, String> next = new TreeMap<>(digests);
             next.putAll(written);
+            return new Entry(units, next, highest);
+        }
+
+        /** Without the digests of {@code rewriting}: units about to be written again, trusted until they are. */
+        Entry withoutDigests(Collection<String> rewriting) {
+            SortedMap<String, String> next = new TreeMap<>(digests);
+            next.keySet().removeAll(rewriting);
             return new Entry(units, next, highest);
         }
 

@@ -278,7 +278,10 @@ final class Updater {
             }
             Set<String> intent = new TreeSet<>(before);
             intent.addAll(units);
-            record(id, intent);
+            Ledger.Entry was = ledger.entry(id);
+            // recorded before the first write, without the digests of the units about to be rewritten: an updater
+            // killed mid-install finds its own half-done write trusted, not refused as changed by someone else
+            record(id, was.withUnits(intent).withoutDigests(units));
             UnitInstallation done;
             try {
                 done = installer.install(new UnitInstallRequest(id, source, units, primary, resources, restart,
@@ -288,7 +291,7 @@ final class Updater {
                 Set<String> after = new TreeSet<>(before);
                 units.stream().filter(u -> Files.exists(config.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS))
                         .forEach(after::add);
-                record(id, after);
+                record(id, was.withUnits(after));       // the restored bytes are those recorded before
                 undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
             }

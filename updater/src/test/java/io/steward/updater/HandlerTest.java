@@ -80,6 +80,33 @@ class HandlerTest {
         assertThrows(IOException.class, () -> Ledger.open(dir));
     }
 
+    /**
+     * Issue 15's crash campaign: an updater killed after it rewrote a unit and before it recorded the new digest
+     * refused the unit forever as "changed outside Steward". The intent recorded before the write drops the digests
+     * of the units it rewrites (trusted until the new ones are recorded); a unit not being rewritten keeps its own.
+     */
+    @Test
+    void anInstallIntentDropsTheDigestsOfTheUnitsItRewritesAndOnlyThose() throws Exception {
+        Path unitDir = Files.createDirectories(dir.resolve("units"));
+        io.steward.supervision.AddonId a = new io.steward.supervision.AddonId("a");
+        Files.writeString(unitDir.resolve("steward-a.service"), "[Service]\nExecStart=/v1\n");
+        Files.writeString(unitDir.resolve("steward-a.timer"), "[Timer]\nOnActiveSec=1h\n");
+        UnitFiles files = new UnitFiles(unitDir);
+        Ledger.Entry installed = Ledger.Entry.EMPTY.withUnits(Set.of("steward-a.service", "steward-a.timer"))
+                .withDigests(files.digests(a, List.of("steward-a.service", "steward-a.timer")));
+        Ledger.Entry intent = installed.withoutDigests(List.of("steward-a.service"));
+        // the crash: the new bytes are on disk, the ledger still holds the intent
+        Files.writeString(unitDir.resolve("steward-a.service"), "[Service]\nExecStart=/v2\n");
+        files.checkOverwrite(a, intent, List.of("steward-a.service"), "install_units");    // trusted as its own
+        org.junit.jupiter.api.Assertions.assertThrows(io.steward.supervision.spi.SupervisionException.class,
+                () -> files.checkOverwrite(a, installed, List.of("steward-a.service"), "install_units"),
+                "without the intent, the updater's own write reads as a change by someone else");
+        Files.writeString(unitDir.resolve("steward-a.timer"), "[Timer]\nOnActiveSec=2h\n");
+        org.junit.jupiter.api.Assertions.assertThrows(io.steward.supervision.spi.SupervisionException.class,
+                () -> files.checkUnchanged(a, intent, List.of("steward-a.timer"), "uninstall_units"),
+                "a unit the install does not rewrite is still protected");
+    }
+
     @Test
     void theLedgerKeepsDigestsOfOwnedUnitsAndTheHighestVersion() throws IOException {
         Ledger l = Ledger.open(dir);

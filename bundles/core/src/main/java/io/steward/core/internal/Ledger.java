@@ -51,23 +51,33 @@ final class Ledger {
      * @param detail       last detail
      * @param since        when the state was entered
      * @param failure      last failure, if the last attempt failed
+     * @param inFlight     the last attempt neither succeeded nor failed (the agent crashed, or its dispatcher
+     *                     went away during the call): what runs may be {@code attempted}, half started
      */
     record Entry(String kind, Optional<Assignment> attempted, Optional<Assignment> installed, long generation,
                  SupervisionState state, Optional<String> activeVersion, String detail, Instant since,
-                 Optional<Failure> failure) {
+                 Optional<Failure> failure, boolean inFlight) {
         static Entry fresh(String kind, Instant now) {
             return new Entry(kind, Optional.empty(), Optional.empty(), 0, SupervisionState.PENDING, Optional.empty(),
-                    "not yet attempted", now, Optional.empty());
+                    "not yet attempted", now, Optional.empty(), false);
         }
 
         Entry withState(SupervisionState newState, String newDetail, Instant now) {
             Instant newSince = newState == state ? since : now;
             return new Entry(kind, attempted, installed, generation, newState, activeVersion, newDetail, newSince,
-                    failure);
+                    failure, inFlight);
         }
 
         Entry withFailure(Optional<Failure> f) {
-            return new Entry(kind, attempted, installed, generation, state, activeVersion, detail, since, f);
+            return new Entry(kind, attempted, installed, generation, state, activeVersion, detail, since, f, false);
+        }
+
+        /**
+         * What its dispatcher most likely left in place: the attempt in flight when it was interrupted after the
+         * first install, otherwise the installed assignment.
+         */
+        Optional<Assignment> inPlace() {
+            return inFlight && attempted.isPresent() && installed.isPresent() ? attempted : installed;
         }
     }
 
@@ -188,6 +198,9 @@ final class Ledger {
             j.addProperty("retry_at", f.retryAt().toString());
             o.add("failure", j);
         });
+        if (e.inFlight()) {
+            o.addProperty("in_flight", true);    // absent when false: older ledgers read the same
+        }
         return o;
     }
 
@@ -203,7 +216,8 @@ final class Ledger {
                 o.get("generation").getAsLong(),
                 SupervisionState.valueOf(o.get("state").getAsString().toUpperCase(java.util.Locale.ROOT)),
                 o.has("active_version") ? Optional.of(o.get("active_version").getAsString()) : Optional.empty(),
-                o.get("detail").getAsString(), Instant.parse(o.get("since").getAsString()), failure);
+                o.get("detail").getAsString(), Instant.parse(o.get("since").getAsString()), failure,
+                o.has("in_flight") && o.get("in_flight").getAsBoolean());
     }
 
     private Optional<Assignment> assignment(JsonObject o, String field) throws InvalidDocumentException {

@@ -87,16 +87,19 @@ final class Planner {
             return step(a, Action.INSTALL, failure.isPresent() ? "retrying after: " + failure.get().error()
                     : "not installed yet");
         }
-        boolean changed = !in.fingerprint().apply(installed.get()).equals(fp);
+        // after an interrupted update, what runs is most likely the attempt: adopt that, not the installed one
+        Assignment inPlace = entry.flatMap(Ledger.Entry::inPlace).orElseThrow();
+        String what = inPlace == installed.get() ? "installed " + inPlace.version()
+                : "the interrupted update to " + inPlace.version();
+        boolean changed = !in.fingerprint().apply(inPlace).equals(fp);
         if (!in.attached().test(a.id())) {
             // one step per add-on: a changed one is re-attached and updated within its update
-            return changed ? step(a, Action.UPDATE, describeChange(installed.get(), a)
-                            + " (installed " + installed.get().version() + " is re-attached first, without a restart)")
-                    : step(a, Action.ADOPT, "installed " + installed.get().version()
-                            + "; re-attaching to it without a restart");
+            return changed ? step(a, Action.UPDATE, describeChange(inPlace, a)
+                            + " (" + what + " is re-attached first, without a restart)")
+                    : step(a, Action.ADOPT, what + "; re-attaching to it without a restart");
         }
         if (changed) {
-            return step(a, Action.UPDATE, describeChange(installed.get(), a));
+            return step(a, Action.UPDATE, describeChange(inPlace, a));
         }
         return step(a, Action.KEEP, "installed as assigned");
     }

@@ -45,7 +45,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
@@ -83,6 +82,8 @@ public final class Reconciler implements SupervisionService {
     static final String PID = "io.steward.core";
     static final String LOCAL_OVERRIDE = "assignments.local.json";
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+    /** How soon a pass looks again at a desired add-on that is still starting. */
+    static final Duration STARTING_RECHECK = Duration.ofSeconds(1);
 
     @ObjectClassDefinition(name = "Steward reconciler")
     public @interface Config {
@@ -189,7 +190,7 @@ public final class Reconciler implements SupervisionService {
     private final Backoff backoff;
     private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
     private final Clock clock = Clock.systemUTC();
-    private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(named("core-reconciler"));
+    private final ScheduledExecutorService loop = reconcileThread();
     // a thread per call in flight (a hung call must not hold up the next), idle ones end after 5 s
     private final ExecutorService calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
             new java.util.concurrent.SynchronousQueue<>(), named("core-dispatch"));
@@ -222,6 +223,8 @@ public final class Reconciler implements SupervisionService {
     private volatile List<SupervisionStatus> statuses = List.of();
     private List<String> lastWarnings = List.of();   // reconcile thread only: log a warning once, not every pass
     private String lastRefusal;                      // reconcile thread only: the same, for a refused pass
+    private java.util.concurrent.ScheduledFuture<?> retryTimer;   // reconcile thread only: the next backoff's pass
+    private Instant retryAt;
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -247,6 +250,15 @@ public final class Reconciler implements SupervisionService {
         }
         LOG.info("Reconciler started on {} ({}, interval {}s)", layout.data(),
                 automatic ? "agent" : "one-shot " + command, config.interval_seconds());
+    }
+
+    /** One thread; a retry pass still waiting when it shuts down is dropped, not awaited. */
+    private static ScheduledExecutorService reconcileThread() {
+        java.util.concurrent.ScheduledThreadPoolExecutor t = new java.util.concurrent.ScheduledThreadPoolExecutor(1,
+                named("core-reconciler"));
+        t.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     @Deactivate
@@ -548,6 +560,9 @@ public final class Reconciler implements SupervisionService {
             removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
             steps.addAll(executeAll(decisions));
             publish();
+            if (automatic) {
+                scheduleRetry(desired.assigned.keySet());
+            }
         }
         if (automatic && !dryRun && !warnings.equals(lastWarnings)) {
             warnings.forEach(w -> LOG.warn("{}", w));    // once per change; a one-shot command prints them itself
@@ -555,6 +570,42 @@ public final class Reconciler implements SupervisionService {
         }
         return new ReconcileReport(desired.revision, steps, statuses, warnings, started,
                 Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /**
+     * A backoff's due time is itself a trigger: a pass is queued for the earliest retry of a desired add-on,
+     * rather than left to the periodic timer; so is a desired add-on still starting (an adopted sidecar in its
+     * readiness grace, a unit activating), checked again within {@link #STARTING_RECHECK}. Reconcile thread only.
+     */
+    private void scheduleRetry(java.util.Set<AddonId> desiredIds) {
+        Map<AddonId, Ledger.Entry> entries = ledger.entries();
+        Instant now = clock.instant();
+        Optional<Instant> next = entries.entrySet().stream()
+                .filter(e -> desiredIds.contains(e.getKey()))
+                .flatMap(e -> e.getValue().failure().stream())
+                .filter(f -> !f.permanent())
+                .map(Ledger.Failure::retryAt)
+                .filter(at -> at.isAfter(now))
+                .min(Comparator.naturalOrder());
+        boolean starting = entries.entrySet().stream().anyMatch(e -> desiredIds.contains(e.getKey())
+                && e.getValue().state() == SupervisionState.STARTING);
+        if (starting && (next.isEmpty() || next.get().isAfter(now.plus(STARTING_RECHECK)))) {
+            next = Optional.of(now.plus(STARTING_RECHECK));
+        }
+        if (next.isEmpty() || next.get().equals(retryAt) && retryTimer != null && !retryTimer.isDone()) {
+            return;
+        }
+        if (retryTimer != null) {
+            retryTimer.cancel(false);
+        }
+        retryAt = next.get();
+        // one millisecond after the due time: the planner retries once "now" is no longer before it
+        long delay = Duration.between(clock.instant(), retryAt).toMillis() + 1;
+        try {
+            retryTimer = loop.schedule(this::reconcileSoon, Math.max(1, delay), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            retryTimer = null;      // stopping
+        }
     }
 
     private boolean attached(AddonId id) {
@@ -691,21 +742,36 @@ public final class Reconciler implements SupervisionService {
         // marked desired before the attempt: a crash or a failure leaves a record of what was tried
         Ledger.Entry attempting = new Ledger.Entry(a.kind(), Optional.of(a), before.installed(), generation,
                 SupervisionState.STARTING, before.activeVersion(), action + " of " + a.version() + " in progress",
-                now, before.failure());
+                now, before.failure(), true);
         ledger.put(id, attempting);
         Bound b = dispatcherNow(a.kind());
         try {
             SupervisionStatus s = call(b, id, "apply", d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
             ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
                     s.activeVersion().or(() -> Optional.of(a.version())), s.detail(), clock.instant(),
-                    Optional.empty()));
+                    Optional.empty(), false));
             attachedTo.put(id, b.serviceId());
             audit.append(id.value(), action, "version " + a.version() + " applied by " + b.bundle() + ": " + s.detail());
             LOG.info("Add-on {}: {} of {} done, {}", id, action, a.version(), s.state().wireName());
         } catch (SupervisionException e) {
+            if (!stillBound(b)) {
+                // its dispatcher went away during the call (a kind update): not a failure of the add-on. The
+                // attempt stays in flight, with no backoff, for the next dispatcher to adopt whatever it left
+                ledger.put(id, attempting.withState(SupervisionState.DETACHED, "the dispatcher of kind " + a.kind()
+                        + " went away during the " + action + " of " + a.version() + "; the next one adopts what it left",
+                        clock.instant()));
+                audit.append(id.value(), action + "-interrupted", "version " + a.version() + ": " + e.getMessage());
+                LOG.info("Add-on {}: {} of {} interrupted by its dispatcher going away: {}", id, action, a.version(),
+                        e.getMessage());
+                return;
+            }
             recordFailure(attempting, a, e);
             audit.append(id.value(), action + "-failed", "version " + a.version() + ": " + e.getMessage());
         }
+    }
+
+    private boolean stillBound(Bound b) {
+        return bound.stream().anyMatch(x -> x.serviceId().equals(b.serviceId()));
     }
 
     private void recordFailure(Ledger.Entry entry, Assignment a, SupervisionException e) {
@@ -729,17 +795,18 @@ public final class Reconciler implements SupervisionService {
 
     private boolean adopt(AddonId id) {
         Ledger.Entry entry = ledger.get(id).orElseThrow();
-        Assignment installed = entry.installed().orElseThrow();
+        Assignment inPlace = entry.inPlace().orElseThrow();
         Bound b = dispatcherNow(entry.kind());
         Instant now = clock.instant();
         try {
             SupervisionStatus s = call(b, id, "adopt",
-                    d -> d.adopt(new AddonRecord(installed, layout.addonHome(id), entry.generation())));
+                    d -> d.adopt(new AddonRecord(inPlace, layout.addonHome(id), entry.generation())));
             attachedTo.put(id, b.serviceId());
             Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
-            ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), next.installed(), next.generation(),
+            // an adopted interrupted attempt is what is installed now
+            ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), Optional.of(inPlace), next.generation(),
                     next.state(), s.activeVersion().or(entry::activeVersion), next.detail(), next.since(),
-                    next.failure()));
+                    next.failure(), false));
             LOG.info("Add-on {} adopted by {} {}: {}", id, b.bundle(), b.bundleVersion(), s.state().wireName());
             return true;
         } catch (SupervisionException e) {

@@ -148,8 +148,13 @@ class ReconcilerTest {
     }
 
     private Reconciler reconciler(FakeSource source, Map<String, Object> config) {
+        return reconciler(source, config, "apply");
+    }
+
+    /** {@code command} "run" makes an agent: passes of its own (timer, triggers), not only those asked for. */
+    private Reconciler reconciler(FakeSource source, Map<String, Object> config, String command) {
         Map<String, String> props = Map.of("steward.data", data.toString(), "steward.etc",
-                data.resolve("etc").toString(), "steward.command", "apply");
+                data.resolve("etc").toString(), "steward.command", command);
         BundleContext context = proxy(BundleContext.class, (m, a) -> m.getName().equals("getProperty")
                 ? props.get((String) a[0]) : null);
         Reconciler.Config cfg = proxy(Reconciler.Config.class,
@@ -642,5 +647,119 @@ class ReconcilerTest {
         assertEquals(SupervisionState.DETACHED, state(report, "a"));
         assertTrue(report.statuses().get(0).detail().contains("went away"), report.statuses().toString());
         assertEquals(0, stopping.ungets.get(), "nothing was got, so nothing is given back");
+    }
+
+    /** A dispatcher that unregisters (its bundle stops) while the call is running, then gives up. */
+    private FakeDispatcher goesAwayDuringApply(Reconciler[] r) {
+        return new FakeDispatcher("config_toggle") {
+            @Override
+            public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+                calls.add("apply " + addon.id() + " " + addon.assignment().version());
+                running.put(addon.id(), addon.assignment().version());    // it got as far as starting it
+                r[0].removeDispatcher(reference(this));
+                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + addon.id()
+                        + ": the dispatcher stopped while waiting for readiness");
+            }
+        };
+    }
+
+    @Test
+    void aDispatcherGoneDuringAFirstInstallLeavesItForTheNextWithoutAFailureOrBackoff() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        Reconciler[] r = {reconciler(source)};
+        bind(r[0], goesAwayDuringApply(r));
+        ReconcileReport interrupted = run(r[0]);
+        assertEquals(SupervisionState.DETACHED, state(interrupted, "a"), interrupted.statuses().toString());
+        String ledger = Files.readString(data.resolve("state/ledger/a.json"));
+        assertFalse(ledger.contains("\"failure\""), "not a failure of the add-on: " + ledger);
+        assertTrue(ledger.contains("\"in_flight\": true"), ledger);
+
+        FakeDispatcher next = new FakeDispatcher("config_toggle");
+        bind(r[0], next);
+        ReconcileReport resumed = run(r[0]);
+        assertEquals(Action.INSTALL, resumed.steps().get(0).action(), "no wait for a backoff: " + resumed.steps());
+        assertEquals(SupervisionState.READY, state(resumed, "a"));
+        assertEquals(List.of("apply a 1.0"), next.calls, "the next dispatcher is handed the same attempt");
+        assertFalse(Files.readString(data.resolve("state/ledger/a.json")).contains("in_flight"));
+    }
+
+    @Test
+    void aDispatcherGoneDuringAnUpdateLeavesTheNewVersionToBeAdoptedNotTheOld() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        Reconciler[] r = {reconciler(source)};
+        FakeDispatcher first = new FakeDispatcher("config_toggle");
+        bind(r[0], first);
+        run(r[0]);
+        r[0].removeDispatcher(reference(first));
+        bind(r[0], goesAwayDuringApply(r));
+        ReconcileReport adoptedOld = run(r[0]);      // adopts 1.0, then the update to 2.0 is interrupted below
+        assertEquals(SupervisionState.READY, state(adoptedOld, "a"));
+        source.set(doc(toggle("a", "2.0")));
+        assertEquals(SupervisionState.DETACHED, state(run(r[0]), "a"));
+
+        FakeDispatcher next = new FakeDispatcher("config_toggle");
+        bind(r[0], next);
+        ReconcileReport resumed = run(r[0]);
+        assertEquals(Action.ADOPT, resumed.steps().get(0).action(), resumed.steps().toString());
+        assertEquals(List.of("adopt a"), next.calls, "adopted as 2.0, which it runs: no restart into 1.0 and back");
+        assertEquals("2.0", next.running.get(new AddonId("a")));
+        assertEquals(Action.KEEP, run(r[0]).steps().get(0).action(), "2.0 counts as installed now");
+    }
+
+    @Test
+    void aBackoffsDueTimeTriggersAPassBeforeThePeriodicOne() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle") {
+            @Override
+            public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+                if (count("apply") == 0) {
+                    calls.add("apply " + addon.id());
+                    throw new SupervisionException(Disposition.TRANSIENT, "add-on a: busy");
+                }
+                return super.apply(addon);
+            }
+        };
+        // an agent whose periodic pass is an hour away; the retry is due after about a second
+        Reconciler r = reconciler(source, Map.of("interval_seconds", 3600, "retry_base_seconds", 1,
+                "retry_max_seconds", 1), "run");
+        bind(r, toggles);      // binding triggers the first pass
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (toggles.count("apply") < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(20);  // polling a condition with a deadline; nothing else triggers a pass here
+        }
+        assertEquals(2, toggles.count("apply"), "the retry ran without a trigger: " + toggles.calls);
+        assertEquals("1.0", toggles.running.get(new AddonId("a")));
+    }
+
+    @Test
+    void anAddOnStillStartingIsLookedAtAgainSoonNotAtThePeriodicPass() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0")));
+        AtomicInteger statusCalls = new AtomicInteger();
+        FakeDispatcher slow = new FakeDispatcher("config_toggle") {
+            @Override
+            public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
+                super.apply(addon);
+                return SupervisionStatus.of(addon.id(), kind, SupervisionState.STARTING, Optional.of("1.0"), "starting");
+            }
+
+            @Override
+            public SupervisionStatus status(AddonId id) {
+                statusCalls.incrementAndGet();
+                return super.status(id);        // ready by now
+            }
+        };
+        Reconciler r = reconciler(source, Map.of("interval_seconds", 3600), "run");
+        bind(r, slow);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (r.status(new AddonId("a")).map(s -> s.state() != SupervisionState.READY).orElse(true)
+                && System.nanoTime() < deadline) {
+            Thread.sleep(20);  // polling a condition with a deadline; the periodic pass is an hour away
+        }
+        assertEquals(SupervisionState.READY, r.status(new AddonId("a")).orElseThrow().state());
+        assertTrue(statusCalls.get() >= 1);
     }
 }

@@ -1,8 +1,6 @@
 package io.steward.supervision.sidecar.internal;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
 import io.steward.delivery.ArtifactStager;
@@ -26,7 +24,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -144,7 +141,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     private final Duration readyGrace;
     private final long logMaxBytes;
     private final int logKeep;
-    private final String bootId;
+    private final SidecarRecords records;
     private final Cgroups cgroups;
     // opened with the first sidecar, not at activation: the kind is activated by core's whiteboard in
     // every process (a one-shot 'steward status' too), and junixsocket loads a native library
@@ -185,7 +182,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         this.readyGrace = Duration.ofMillis(config.ready_grace_millis());
         this.logMaxBytes = config.log_max_bytes();
         this.logKeep = config.log_keep();
-        this.bootId = Processes.bootId();
+        this.records = new SidecarRecords(layout.state().resolve("sidecar"), Processes.bootId());
         this.cgroups = new Cgroups(Path.of("/proc/self/mountinfo"));
         this.supervisor = Executors.newSingleThreadScheduledExecutor(named("sidecar-supervisor"));
         supervisor.scheduleWithFixedDelay(this::tick, config.poll_millis(), config.poll_millis(), TimeUnit.MILLISECONDS);
@@ -244,6 +241,14 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     public SupervisionStatus apply(AddonRecord record) throws SupervisionException {
         Supervised s = acquire(record.id());
         try {
+            boolean known;
+            synchronized (s) {
+                known = s.spec != null;
+            }
+            if (!known) {
+                // what an earlier dispatcher or agent left, even half started, is taken over, never started twice
+                readState(record.id()).ifPresent(stored -> reattach(s, stored));
+            }
             converge(s, record, true);
             return status(s);
         } finally {
@@ -657,6 +662,18 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         rotateLogs(id);
         String address = NotifyHub.address(layout.data(), id);
         hub().bind(id, address);
+        String launchId = Launches.newId();
+        synchronized (s) {
+            // durable before the process exists: an agent killed before the pid is recorded finds it by this id
+            s.run = null;
+            s.launchId = launchId;
+            s.enter(Phase.STARTING, "");
+            try {
+                persist(s);
+            } catch (IOException e) {
+                throw new IOException("cannot record the launch in " + stateFile(id) + ": " + e.getMessage(), e);
+            }
+        }
 
         List<String> command = new ArrayList<>();
         command.add(Processes.SETSID);
@@ -684,6 +701,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         env.put("STEWARD_ADDON_CONFIG", configFile(id).toString());
         env.put("STEWARD_ADDON_STATE", stateDir.toString());
         env.put("NOTIFY_SOCKET", address);
+        env.put(Launches.ENV, launchId);
         env.remove("WATCHDOG_PID");
         if (spec.params().watchdog().isZero()) {
             env.remove("WATCHDOG_USEC");
@@ -754,6 +772,10 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     continue;
                 }
                 long deadline = Math.max(run.startedNanos + params.startTimeout().toNanos(), run.extendUntilNanos);
+                if (now - deadline >= 0 && run.process == null) {
+                    assumeReady(s, run);
+                    return;
+                }
                 if (now - deadline >= 0) {
                     throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + " did not report READY=1 within "
                             + params.startTimeout().toSeconds() + "s");
@@ -771,6 +793,19 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 }
             }
         }
+    }
+
+    /**
+     * An adopted process that was still starting and stayed up for a whole start timeout after adoption
+     * without READY=1: its READY=1 may have gone to the socket while no dispatcher was bound (an agent crash,
+     * a kind update), and is not sent again. It is kept, not restarted, and the detail says readiness was
+     * assumed. Caller holds {@code s}.
+     */
+    private void assumeReady(Supervised s, Running run) {
+        s.lastAction = "ready assumed: adopted while starting, it stayed up for its start timeout without"
+                + " READY=1 (one sent while no dispatcher listened is lost)";
+        LOG.warn("Add-on {}: pid {} {}", s.id, run.pid, s.lastAction);
+        markReady(s, run);
     }
 
     /** Caller holds {@code s}. */
@@ -879,6 +914,8 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     long deadline = Math.max(run.startedNanos + spec.params().startTimeout().toNanos(), run.extendUntilNanos);
                     if (!spec.params().mustNotify() && now - run.startedNanos >= grace) {
                         markReady(s, run);
+                    } else if (spec.params().mustNotify() && now - deadline >= 0 && run.process == null) {
+                        assumeReady(s, run);
                     } else if (spec.params().mustNotify() && now - deadline >= 0) {
                         run.endReason = "did not report READY=1 within " + spec.params().startTimeout().toSeconds() + "s";
                         LOG.warn("Add-on {}: pid {} {}; stopping it", s.id, run.pid, run.endReason);
@@ -1003,6 +1040,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         Optional<Running> live = liveProcess(stored);
         synchronized (s) {
             s.spec = spec;
+            s.launchId = stored.has("launch_id") ? stored.get("launch_id").getAsString() : null;
             if (live.isPresent()) {
                 Running run = live.get();
                 try {
@@ -1032,48 +1070,15 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
     }
 
-    /** The recorded process, when it is still the same process: same boot, same pid, same start time. */
     private Optional<Running> liveProcess(JsonObject stored) {
-        if (!stored.has("pid") || !stored.has("start_time") || !bootId.equals(string(stored, "boot_id"))) {
-            return Optional.empty();
-        }
-        long pid = stored.get("pid").getAsLong();
-        Instant started = Instant.parse(stored.get("start_time").getAsString());
-        long ticks = stored.has("start_ticks") ? stored.get("start_ticks").getAsLong() : -1;
-        if (pid <= 1 || !Processes.alive(pid, started) || !Processes.alive(pid, ticks)) {
-            return Optional.empty();
-        }
-        long upNanos = Math.max(0, Duration.between(started, Instant.now()).toNanos());
-        return Optional.of(new Running(pid, null, started, ticks, System.nanoTime() - upNanos));
+        return records.liveProcess(stored);
     }
 
-    // ---- durable state --------------------------------------------------------------------------------
+    // ---- durable state (SidecarRecords) -----------------------------------------------------------------
 
     /** Caller holds {@code s}. */
     private void persist(Supervised s) throws IOException {
-        if (s.spec == null) {
-            return;
-        }
-        JsonObject o = new JsonObject();
-        o.addProperty("format", 1);
-        o.add("spec", s.spec.toJson());
-        o.addProperty("notify_socket", existingHub().flatMap(h -> h.boundAddress(s.id))
-                .orElse(NotifyHub.address(layout.data(), s.id)));
-        o.addProperty("boot_id", bootId);
-        Running run = s.run;
-        if (run != null) {
-            o.addProperty("pid", run.pid);
-            o.addProperty("start_time", run.startInstant.toString());
-            o.addProperty("start_ticks", run.startTicks);
-            o.addProperty("ready", run.ready);
-        }
-        if (s.phase == Phase.REJECTED) {
-            o.addProperty("rejected", s.detail);
-        }
-        if (s.limitsProblem != null) {
-            o.addProperty("limits_problem", s.limitsProblem);
-        }
-        Files2.writeAtomically(stateFile(s.id), Files2.bytes(o));
+        records.write(s, existingHub().flatMap(h -> h.boundAddress(s.id)).orElse(NotifyHub.address(layout.data(), s.id)));
     }
 
     private void persistQuietly(Supervised s) {
@@ -1085,19 +1090,11 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     }
 
     private Optional<JsonObject> readState(AddonId id) {
-        try {
-            JsonElement e = JsonParser.parseString(Files.readString(stateFile(id), StandardCharsets.UTF_8));
-            return e.isJsonObject() && e.getAsJsonObject().has("spec") ? Optional.of(e.getAsJsonObject()) : Optional.empty();
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Add-on {}: ignoring unreadable {}: {}", id, stateFile(id), e.toString());
-            return Optional.empty();
-        }
+        return records.read(id);
     }
 
     Path stateFile(AddonId id) {
-        return layout.state().resolve("sidecar").resolve(id.value() + ".json");
+        return records.file(id);
     }
 
     Path configFile(AddonId id) {
@@ -1246,10 +1243,6 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
 
     private static boolean bool(JsonObject o, String key) {
         return o.has(key) && o.get(key).getAsBoolean();
-    }
-
-    private static String string(JsonObject o, String key) {
-        return o.has(key) ? o.get(key).getAsString() : "";
     }
 
     private static ThreadFactory named(String prefix) {

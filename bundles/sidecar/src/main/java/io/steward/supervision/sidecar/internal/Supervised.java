@@ -62,6 +62,8 @@ final class Supervised {
     boolean busy;
     Spec spec;
     Running run;
+    /** The id the latest launch carries in its environment ({@link Launches}); recorded before its spawn. */
+    String launchId;
     Phase phase = Phase.STARTING;
     /** Why the add-on is in BACKOFF, FAILED or REJECTED. */
     String detail = "";

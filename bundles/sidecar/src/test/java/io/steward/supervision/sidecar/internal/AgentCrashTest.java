@@ -59,9 +59,13 @@ class AgentCrashTest {
     }
 
     private Process agent(String mode) throws IOException {
+        return agent(mode, "survivor");
+    }
+
+    private Process agent(String mode, String id) throws IOException {
         String java = ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java");
         ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                AgentMain.class.getName(), root.toString(), mode, "survivor");
+                AgentMain.class.getName(), root.toString(), mode, id);
         pb.redirectError(ProcessBuilder.Redirect.appendTo(root.resolve("agent-" + mode + ".log").toFile()));
         Process p = pb.start();
         agents.add(p);
@@ -135,5 +139,32 @@ class AgentCrashTest {
         assertTrue(adopted.startsWith("STATUS READY"), adopted);
         assertNotEquals(pid, pid(adopted));
         assertEquals(2, TestSupport.pids(layout, "survivor").size());
+    }
+
+    /**
+     * kill -9 of the agent between a sidecar's spawn and its readiness: the restarted agent, handed the same
+     * first install again (its ledger never recorded it as installed), takes the process over and waits for the
+     * rest of its readiness; no second copy.
+     */
+    @Test
+    void anAgentKilledBetweenSpawnAndReadinessLeavesOneProcessThatTheNextAgentAdopts() throws Exception {
+        Path dir = Files.createDirectories(layout.addonHome(new AddonId("gated")).resolve("versions/1.0.0"));
+        Files.writeString(dir.resolve("run.sh"), SidecarDispatcherTest.GATED);
+        Files.setPosixFilePermissions(dir.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Process first = agent("apply", "gated");
+        TestSupport.await("the sidecar was spawned", () -> TestSupport.pids(layout, "gated").size() == 1);
+        long pid = TestSupport.pids(layout, "gated").get(0);
+        first.destroyForcibly();              // SIGKILL while the sidecar waits to become ready
+        assertTrue(first.waitFor(10, TimeUnit.SECONDS));
+        assertTrue(alive(pid), "the sidecar outlives the agent");
+
+        Process second = agent("apply", "gated");
+        TestSupport.await("the next agent took the process over", () -> Files.readString(root.resolve("agent-apply.log"))
+                .contains("adopted pid " + pid));
+        Files.writeString(layout.addonHome(new AddonId("gated")).resolve("state/go"), "");
+        String applied = line(second);
+        assertTrue(applied.startsWith("STATUS READY"), applied);
+        assertEquals(pid, pid(applied), "adopted, not started again");
+        assertEquals(List.of(pid), TestSupport.pids(layout, "gated"), "exactly one process ever ran");
     }
 }

@@ -454,6 +454,113 @@ class SidecarDispatcherTest {
         assertNotEquals(pid, pidOf(s));
     }
 
+    /** A notifying add-on that holds back READY=1 until the test creates {@code $STEWARD_ADDON_STATE/go}. */
+    static final String GATED = script("""
+            trap 'exit 0' TERM
+            while [ ! -e "$STEWARD_ADDON_STATE/go" ]; do idle; done
+            notify --ready --status="let go"
+            : > "$STEWARD_ADDON_STATE/notified"
+            while true; do idle; done
+            """);
+
+    private void letGo(String id) throws IOException {
+        Files.writeString(layout.addonHome(new AddonId(id)).resolve("state/go"), "");
+    }
+
+    /** Starts {@code d.apply} on another thread and waits until the add-on's process runs (not ready yet). */
+    private java.util.concurrent.CompletableFuture<SupervisionStatus> applyUntilSpawned(SidecarDispatcher d, Assignment a)
+            throws Exception {
+        java.util.concurrent.CompletableFuture<SupervisionStatus> applied = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> {
+                    try {
+                        return d.apply(record(layout, a));
+                    } catch (SupervisionException e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+        await("the process was spawned and is starting", () -> pids(layout, a.id().value()).size() == 1
+                && state(d, a.id().value()) == SupervisionState.STARTING);
+        return applied;
+    }
+
+    @Test
+    void aDispatcherStoppedWhileASidecarStartsLeavesItToTheNextWhichAdoptsItWithoutASecondCopy() throws Exception {
+        prepare(stager, layout, "mid", "1.0.0", GATED, Map.of("notify", "true"), null);
+        Assignment a = assignment("mid", "1.0.0", "{}");
+        SidecarDispatcher first = dispatcher();
+        java.util.concurrent.CompletableFuture<SupervisionStatus> interrupted = applyUntilSpawned(first, a);
+        long pid = pids(layout, "mid").get(0);
+
+        first.deactivate();                 // the kind bundle stops between spawn and readiness
+        dispatchers.remove(first);
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> interrupted.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(Disposition.TRANSIENT, ((SupervisionException) e.getCause()).disposition());
+        assertTrue(alive(pid), "detaching stops nothing");
+
+        SidecarDispatcher second = dispatcher();
+        java.util.concurrent.CompletableFuture<SupervisionStatus> resumed = applyUntilSpawned(second, a);
+        await("the next dispatcher took pid " + pid + " over", () -> second.status(new AddonId("mid")).detail()
+                .contains("starting as pid " + pid));
+        letGo("mid");
+        SupervisionStatus ready = resumed.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(SupervisionState.READY, ready.state(), ready.detail());
+        assertEquals(pid, pidOf(ready), "adopted, not started again");
+        assertEquals(List.of(pid), pids(layout, "mid"), "one process ever");
+        assertEquals(1, stager.stages.get(), "nothing staged again");
+
+        Processes.signalGroup(pid, "KILL");    // and it is supervised again: restarted, once
+        await("the adopted add-on is restarted after its exit", () -> pids(layout, "mid").size() == 2
+                && second.status(new AddonId("mid")).state() == SupervisionState.READY);
+        assertEquals(2, pids(layout, "mid").size());
+    }
+
+    @Test
+    void aLaunchWhosePidWasNeverRecordedIsFoundByTheLaunchIdItCarries() throws Exception {
+        prepare(stager, layout, "unrec", "1.0.0", NOTIFYING, Map.of("notify", "true"), null);
+        Assignment a = assignment("unrec", "1.0.0", "{}");
+        SidecarDispatcher first = dispatcher();
+        long pid = pidOf(first.apply(record(layout, a)));
+        first.deactivate();
+        dispatchers.remove(first);
+        // the agent died after the spawn and before it recorded the pid: only the intent is on disk
+        JsonObject intent = stateFile("unrec");
+        for (String field : List.of("pid", "start_time", "start_ticks", "ready")) {
+            intent.remove(field);
+        }
+        assertTrue(intent.has("launch_id"), intent.toString());
+        Files.writeString(layout.state().resolve("sidecar/unrec.json"), intent.toString());
+
+        SidecarDispatcher second = dispatcher();
+        SupervisionStatus s = second.apply(record(layout, a));
+        assertEquals(pid, pidOf(s), "found by its launch id, not started again: " + s.detail());
+        assertEquals(List.of(pid), pids(layout, "unrec"));
+        assertEquals(pid, stateFile("unrec").get("pid").getAsLong(), "and recorded now");
+    }
+
+    @Test
+    void anAdoptedSidecarWhoseReadyWasSentWhileNobodyListenedIsAssumedReadyNotRestarted() throws Exception {
+        prepare(stager, layout, "lost", "1.0.0", GATED, Map.of("notify", "true", "start_timeout_seconds", "1"), null);
+        Assignment a = assignment("lost", "1.0.0", "{}");
+        SidecarDispatcher first = dispatcher();
+        java.util.concurrent.CompletableFuture<SupervisionStatus> interrupted = applyUntilSpawned(first, a);
+        long pid = pids(layout, "lost").get(0);
+        first.deactivate();
+        dispatchers.remove(first);
+        assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> interrupted.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        letGo("lost");                      // READY=1 goes out while no dispatcher is bound
+        await("it sent READY=1 to nobody", () -> Files.exists(layout.addonHome(new AddonId("lost"))
+                .resolve("state/notified")));
+
+        SidecarDispatcher second = dispatcher();
+        SupervisionStatus s = second.apply(record(layout, a));
+        assertEquals(SupervisionState.READY, s.state(), s.detail());
+        assertEquals(pid, pidOf(s));
+        assertTrue(s.detail().contains("ready assumed"), s.detail());
+        assertEquals(List.of(pid), pids(layout, "lost"));
+    }
+
     @Test
     void removeStopsTheWholeProcessGroupAndForgetsTheAddOn() throws Exception {
         prepare(stager, layout, "grp", "1.0.0", script("""

@@ -165,6 +165,10 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
             return t;
         });
         this.runner = new ProcessRunner(setsid, kill, config.output_limit_bytes(), KILL_WAIT, io);
+        int orphans = runner.killOrphans();
+        if (orphans > 0) {
+            LOG.warn("Killed {} helper run(s) left running by an agent that died under them", orphans);
+        }
         LOG.info("ephemeral_helper dispatcher started (max {} runs per helper, in flight on removal: {} within {}s)",
                 maxRuns, rule.name().toLowerCase(Locale.ROOT), grace.toSeconds());
     }

@@ -42,6 +42,7 @@ final class ProcessRunner {
     private final int outputLimit;
     private final Duration drainGrace;
     private final ExecutorService io;
+    private final String owner = OrphanRuns.self();
 
     /**
      * @param setsid      absolute path of {@code setsid(1)}
@@ -77,6 +78,7 @@ final class ProcessRunner {
         env.putAll(invocation.env());
         env.putAll(request.env());
         env.put(AddonHelper.ENV_ADDON_ID, helper);
+        env.put(OrphanRuns.ENV, owner);     // a later agent kills the run if this one dies under it
 
         long t0 = System.nanoTime();
         Process process;
@@ -188,6 +190,13 @@ final class ProcessRunner {
         // the handle, not Process.destroyForcibly(): that one also closes our ends of the pipes, and
         // output the drainers have not read yet would be lost
         process.toHandle().destroyForcibly();
+    }
+
+    /** Kills the process group of every run whose agent died under it; how many there were. */
+    int killOrphans() {
+        List<Long> orphans = OrphanRuns.find();
+        orphans.forEach(this::signalGroup);
+        return orphans.size();
     }
 
     private void signalGroup(long pgid) {

@@ -213,6 +213,32 @@ class EphemeralHelperDispatcherTest {
 
     // ---------------------------------------------------------------- running
 
+    /** A session leader running {@code sleep} with {@code STEWARD_HELPER_OWNER=owner}, as a run of that agent. */
+    private static Process runOf(String owner) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder("/usr/bin/setsid", "/bin/sleep", "600");
+        pb.environment().clear();
+        pb.environment().put(OrphanRuns.ENV, owner);
+        return pb.start();
+    }
+
+    @Test
+    void aRunWhoseAgentDiedIsKilledByTheNextDispatcherAndALiveAgentsRunIsNot() throws Exception {
+        Process gone = new ProcessBuilder("/bin/true").start();
+        assertTrue(gone.waitFor(10, TimeUnit.SECONDS));
+        Process orphan = runOf(gone.pid() + ":1");          // its agent was killed with SIGKILL mid-run
+        Process live = runOf(OrphanRuns.self());            // a run of this very agent
+        try {
+            await("both runs started", () -> orphan.toHandle().info().command().orElse("").endsWith("sleep")
+                    && live.toHandle().info().command().orElse("").endsWith("sleep"));
+            dispatcher();
+            assertTrue(orphan.waitFor(DEADLINE.toSeconds(), TimeUnit.SECONDS), "the orphaned run is killed");
+            assertTrue(live.isAlive(), "a run whose agent lives is left alone");
+        } finally {
+            orphan.destroyForcibly();
+            live.destroyForcibly();
+        }
+    }
+
     @Test
     void runCapturesOutputExitCodeAndPassesArgsStdinAndEnvironment() throws Exception {
         stager.prepare(ID, "1.0.0", """
