@@ -81,6 +81,23 @@ class DebianPackageIT {
         }
     }
 
+    /** README "Install as a service": no error, and only the warnings the README accepts. */
+    @Test
+    @Order(0)
+    void lintianFindsNoErrorAndOnlyTheAcceptedWarnings() throws Exception {
+        Process p = new ProcessBuilder("lintian", "--tag-display-limit", "0", deb.toString()).redirectErrorStream(true)
+                .start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(DEADLINE_SECONDS, TimeUnit.SECONDS), "lintian finished");
+        java.util.Set<String> tags = new java.util.TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^([EW]): steward: (\\S+)").matcher(out);
+        while (m.find()) {
+            tags.add(m.group(1) + ": " + m.group(2));
+        }
+        tags.removeAll(List.of("W: jar-not-in-usr-share", "W: maintainer-script-calls-systemctl"));
+        assertEquals(java.util.Set.of(), tags, out);
+    }
+
     @Test
     @Order(1)
     void installsEnablesAndStartsBothUnitsWithTheAgentReadyAfterItsFirstPass() throws Exception {
