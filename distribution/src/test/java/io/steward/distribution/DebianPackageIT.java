@@ -104,8 +104,20 @@ class DebianPackageIT {
         // the operator's unit, there before Steward
         Files.writeString(sandbox.inside("/etc/systemd/system/" + OPERATOR_UNIT),
                 "[Service]\nExecStart=/bin/sleep infinity\n");
+        // a host without the user (CI's has one, made by .ci/run): removed in the sandbox's /etc overlay only
+        if (sandbox.run("getent", "passwd", "steward").exit() == 0) {
+            sandbox.ok("userdel", "steward");
+        }
+        if (sandbox.run("getent", "group", "steward").exit() == 0) {
+            sandbox.ok("groupdel", "steward");
+        }
         String out = sandbox.ok("dpkg", "-i", deb.toString());
         assertTrue(out.contains("Setting up steward"), out);
+        String[] user = sandbox.ok("getent", "passwd", "steward").strip().split(":");
+        assertTrue(Integer.parseInt(user[2]) < 1000, "a system user: " + String.join(":", user));
+        assertEquals("/nonexistent", user[5]);
+        assertEquals("/usr/sbin/nologin", user[6]);
+        assertEquals(sandbox.ok("getent", "group", "steward").split(":")[2], user[3], "its own group");
 
         assertEquals("active", sandbox.property("steward.service", "ActiveState"));
         assertEquals("active", sandbox.property("steward-updater.socket", "ActiveState"));
