@@ -8,6 +8,12 @@
 #   UNIT_DIR (optional) a host dir bind-mounted as the sandbox's /etc/systemd/system, so unit files
 #            that a program on the host writes there are what the sandboxed systemd loads.
 #            Without it, /etc/systemd/system inside is an empty private tmpfs.
+#   PRIVATE_ROOT=1 (optional) a throwaway root for installing packages (DebianPackageIT): /etc, /usr and /var
+#            inside are overlays whose lower layers are the host's and whose changes land in
+#            $SCRATCH/root/{etc,usr,var}.upper, and the rest of / is read-only, so dpkg -i, adduser and
+#            maintainer scripts run through 'nsenter -t <systemd pid> -m -p' change nothing of the host
+#            (not with UNIT_DIR). A container host's /usr/sbin/policy-rc.d (exit 101: "start no service")
+#            is hidden in the overlay, as on a booted system.
 # After start: system bus at unix:path=$SCRATCH/dbus/system_bus_socket ; systemctl via nsenter (see env).
 set -euo pipefail
 SCRATCH=${SCRATCH:?set SCRATCH}
@@ -20,12 +26,13 @@ ADDRESS="unix:path=$SCRATCH/dbus/system_bus_socket"
 
 inner() {   # runs as PID 1 inside the namespaces, then execs systemd
   mount --make-rprivate /
+  if [ -n "${PRIVATE_ROOT:-}" ]; then private_root; fi
   mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
   mkdir -p /run/.scratch && mount --bind "$SCRATCH" /run/.scratch
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp          # tmpfiles.d 'D /tmp' would wipe the host /tmp
   case "$SCRATCH" in /tmp/*) mkdir -p "$SCRATCH" && mount --bind /run/.scratch "$SCRATCH";; esac
   mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /var/tmp
-  if [ -n "${UNIT_DIR:-}" ]; then mount --bind "$UNIT_DIR" /etc/systemd/system   # host-visible unit dir
+  if [ -n "${UNIT_DIR:-}" ] && [ -z "${PRIVATE_ROOT:-}" ]; then mount --bind "$UNIT_DIR" /etc/systemd/system   # host-visible unit dir
   else mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system; fi  # empty + writable
   mkdir -p /run/dbus && mount --bind "$SCRATCH/dbus" /run/dbus  # system bus socket visible to the host
   mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
@@ -48,6 +55,17 @@ inner() {   # runs as PID 1 inside the namespaces, then execs systemd
   exec /lib/systemd/systemd --system --unit=sandbox.target --show-status=false
 }
 
+private_root() {   # in the namespaces, before anything else is mounted (see PRIVATE_ROOT)
+  mount --bind "$SCRATCH" "$SCRATCH"                        # stays writable when / becomes read-only
+  for d in etc usr var; do
+    mkdir -p "$SCRATCH/root/$d.upper" "$SCRATCH/root/$d.work"
+    mount -t overlay overlay -o "lowerdir=/$d,upperdir=$SCRATCH/root/$d.upper,workdir=$SCRATCH/root/$d.work" "/$d"
+    [ "$(findmnt -n -o FSTYPE --mountpoint "/$d")" = overlay ] || { echo "/$d is not an overlay" >&2; exit 1; }
+  done
+  mount -o remount,bind,ro /
+  rm -f /usr/sbin/policy-rc.d                               # in the /usr overlay (checked above)
+}
+
 running() {
   [ "$(busctl --address="$ADDRESS" get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 \
        org.freedesktop.systemd1.Manager SystemState 2>/dev/null)" = 's "running"' ]
@@ -63,7 +81,7 @@ case "${1:-}" in
     rm -f "$SCRATCH/dbus/system_bus_socket"
     ( echo $BASHPID > "$CG/cgroup.procs"
       exec unshare --fork --pid --mount --uts --ipc --cgroup --mount-proc --propagation private \
-        env -i container=sd-sandbox SCRATCH="$SCRATCH" UNIT_DIR="${UNIT_DIR:-}" PATH=/usr/sbin:/usr/bin:/sbin:/bin bash "$0" __inner
+        env -i container=sd-sandbox SCRATCH="$SCRATCH" UNIT_DIR="${UNIT_DIR:-}" PRIVATE_ROOT="${PRIVATE_ROOT:-}" PATH=/usr/sbin:/usr/bin:/sbin:/bin bash "$0" __inner
     ) < /dev/null > "$SCRATCH/systemd.log" 2>&1 &
     UPID=$!; echo "$UPID" > "$SCRATCH/unshare.pid"; echo "$CG" > "$SCRATCH/cgroup.path"
     SD=

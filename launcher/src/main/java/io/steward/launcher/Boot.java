@@ -127,6 +127,9 @@ final class Boot {
             p.put("felix.fileinstall.poll", "1000");
             p.put("felix.fileinstall.noInitialDelay", "true");
             p.put("felix.fileinstall.log.level", "2");
+            // the daemon resolves on the calling thread: no pool of resolver threads idling for a minute after
+            // every bundle change (issue 16, footprint); the few resolves of an agent's life are not worth two threads
+            p.put("felix.resolver.parallelism", "1");
             // the shell reads etc/gosh_profile under gosh.home (the distribution's says how to leave and
             // defines 'exit'); the end of the console (Ctrl-D, 'exit') stops the agent as Ctrl-C does (the
             // add-ons keep running), rather than leave it in the foreground without a prompt

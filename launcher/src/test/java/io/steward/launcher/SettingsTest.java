@@ -94,6 +94,7 @@ class SettingsTest {
         assertEquals("1000", p.get("felix.fileinstall.poll"));
         assertEquals("true", p.get("felix.fileinstall.noInitialDelay"));
         assertEquals("2", p.get("felix.fileinstall.log.level"));
+        assertEquals("1", p.get("felix.resolver.parallelism"), "the agent keeps no resolver threads");
         assertEquals("INFO", Boot.properties(resolve(Map.of(), "status", "--verbose"), Path.of("/c"))
                 .get("org.ops4j.pax.logging.DefaultServiceLog.level"));
     }

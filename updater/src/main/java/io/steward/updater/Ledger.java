@@ -184,6 +184,16 @@ final class Ledger {
         }
     }
 
+    /**
+     * Every unit file the updater wrote and still holds, with the SHA-256 of what it wrote (unit name → hex);
+     * a unit recorded without a digest (its install never finished) is not in it.
+     */
+    synchronized SortedMap<String, String> written() {
+        SortedMap<String, String> all = new TreeMap<>();
+        entries.values().forEach(e -> all.putAll(e.digests()));
+        return all;
+    }
+
     /** A copy of the units recorded (tests, diagnostics). */
     synchronized SortedMap<String, SortedSet<String>> all() {
         SortedMap<String, SortedSet<String>> copy = new TreeMap<>();

@@ -40,6 +40,8 @@ public final class Main {
     /** Variables the updater tolerates in its environment. */
     static final Set<String> ENVIRONMENT = Set.of("PATH", "LANG", "LC_ALL", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES");
     private static final int SD_LISTEN_FDS_START = 3;
+    /** The option that lists the unit files the updater wrote instead of serving. */
+    static final String LIST_UNITS = "--list-units";
 
     private Main() {
     }
@@ -59,6 +61,10 @@ public final class Main {
         if (euid.isEmpty() || euid.getAsLong() != 0) {
             fail("must run as root (effective uid " + (euid.isPresent() ? euid.getAsLong() : "unknown") + ")");
         }
+        if (args.length >= 1 && args[0].equals(LIST_UNITS)) {
+            listUnits(List.of(args).subList(1, args.length));
+            return;
+        }
         UpdaterConfig config;
         try {
             config = UpdaterConfig.parse(List.of(args), Accounts.system());
@@ -76,6 +82,26 @@ public final class Main {
         }
         Runtime.getRuntime().addShutdownHook(new Thread(running::stop, "updater-stop"));
         running.awaitStop();
+    }
+
+    /**
+     * {@code --list-units [--state DIR] [--unit-dir DIR]}: prints every unit file the ledger says the updater wrote,
+     * as {@code sha256sum} lines ({@code <sha256>  <unit-dir>/<unit>}), and exits. The Debian package's
+     * {@code prerm} keeps this list so that {@code purge}, when the updater is gone, removes exactly those files
+     * and only while they still hold what the updater wrote.
+     */
+    private static void listUnits(List<String> args) {
+        try {
+            UpdaterConfig config = UpdaterConfig.parse(args, Accounts.system());
+            Ledger ledger = Ledger.open(config.state());
+            StringBuilder out = new StringBuilder();
+            ledger.written().forEach((unit, sha) -> out.append(sha).append("  ")
+                    .append(config.unitDir().resolve(unit)).append('\n'));
+            System.out.print(out);
+            System.out.flush();
+        } catch (IllegalArgumentException | IOException e) {
+            fail(e.getMessage());
+        }
     }
 
     private static void fail(String message) {

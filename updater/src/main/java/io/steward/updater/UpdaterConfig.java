@@ -48,6 +48,8 @@ record UpdaterConfig(Path socket, Set<PosixFilePermission> socketMode, long agen
 
     static final String USAGE = """
             usage: steward-updater [options]     (root; started by steward-updater.socket/.service)
+                   steward-updater --list-units [--state DIR] [--unit-dir DIR]
+                                       prints the unit files the updater wrote (sha256sum lines) and exits
               --socket PATH            unix socket to bind when not socket-activated (default /run/steward/updater.sock)
               --socket-mode MODE       its mode (default 0660; the group is --agent-group)
               --agent-user USER|UID    the agent's user, the only peer served (default steward)

@@ -195,6 +195,7 @@ public final class Reconciler implements SupervisionService {
     private final ExecutorService calls = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
             new java.util.concurrent.SynchronousQueue<>(), named("core-dispatch"));
     private final ExecutorService workers;     // add-ons of concurrent kinds, during a pass
+    private final AgentNotifier notifier;      // sd_notify to the agent's own unit; reconcile thread only
 
     // copy-on-write, read once per pass
     volatile List<AssignmentSource> sources = List.of();
@@ -242,11 +243,16 @@ public final class Reconciler implements SupervisionService {
         this.callTimeout = Duration.ofSeconds(config.call_timeout_seconds());
         this.backoff = new Backoff(Duration.ofSeconds(config.retry_base_seconds()),
                 Duration.ofSeconds(config.retry_max_seconds()), 0.2);
+        this.notifier = automatic ? AgentNotifier.from(System.getenv(), ProcessHandle.current().pid())
+                : AgentNotifier.NONE;
         loop.execute(this::open);
         if (automatic) {
             // the first pass comes with the first source or dispatcher to bind, or with the timer
             loop.scheduleWithFixedDelay(this::reconcileSoon, config.interval_seconds(), config.interval_seconds(),
                     TimeUnit.SECONDS);
+            // the watchdog hears from this thread only: a pass that hangs silences it
+            notifier.pingEvery().ifPresent(every -> loop.scheduleAtFixedRate(notifier::alive, every.toMillis(),
+                    every.toMillis(), TimeUnit.MILLISECONDS));
         }
         LOG.info("Reconciler started on {} ({}, interval {}s)", layout.data(),
                 automatic ? "agent" : "one-shot " + command, config.interval_seconds());
@@ -476,9 +482,11 @@ public final class Reconciler implements SupervisionService {
         }
         try {
             ReconcileReport report = pass(false);
+            notifier.passed(report);
             mine.forEach(w -> w.complete(report));
             tellSinks(report);
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
+            notifier.refused(e.getMessage());
             if (automatic && !e.getMessage().equals(lastRefusal)) {
                 LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
             }
@@ -486,6 +494,7 @@ public final class Reconciler implements SupervisionService {
             mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
+            notifier.refused("failed: " + e);
             mine.forEach(w -> w.completeExceptionally(e));
         }
     }
@@ -634,11 +643,13 @@ public final class Reconciler implements SupervisionService {
                     running.add(workers.submit(() -> results.set(slot, executeIsolated(d))));
                 } else {
                     results.set(slot, executeIsolated(d));
+                    notifier.alive();
                 }
             }
             for (Future<?> f : running) {
                 try {
                     f.get();    // executeIsolated turns every failure into a state; this only waits
+                    notifier.alive();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();     // deactivation: the workers are being stopped too
                     running.forEach(r -> r.cancel(true));
