@@ -122,6 +122,12 @@ final class Boot {
         if (agent) {
             // a cache left by an earlier run (or another distribution version) is never reused
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+            if (settings.metricsPort() != 0) {
+                p.put("steward.metrics.port", Integer.toString(settings.metricsPort()));
+            }
+            if (settings.metricsTextfile() != null) {
+                p.put("steward.metrics.textfile", settings.metricsTextfile().toString());
+            }
             p.put("felix.fileinstall.dir", settings.deploy().toString());
             p.put("felix.fileinstall.poll", "1000");
             p.put("felix.fileinstall.noInitialDelay", "true");

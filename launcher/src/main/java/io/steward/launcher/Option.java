@@ -14,6 +14,8 @@ enum Option {
     PRIVILEGED_ROOT(null, "--privileged-root", "DIR", "root-owned add-on copies (default: /usr/lib/steward/addons)"),
     SYSTEMD_BUS(null, "--systemd-bus", "ADDRESS", "systemd's D-Bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)"),
     SHELL(null, "--shell", null, "serve the Gogo shell on the terminal"),
+    METRICS_PORT(null, "--metrics-port", "PORT", "serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: off)"),
+    METRICS_TEXTFILE(null, "--metrics-textfile", "FILE", "write the metrics to FILE (*.prom) for node_exporter's textfile collector"),
     VERBOSE(null, "--verbose", null, "log at INFO and show stack traces");
 
     private final String shortName;

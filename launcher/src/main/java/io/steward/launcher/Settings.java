@@ -22,15 +22,18 @@ import java.util.Optional;
  * @param shell          serve the Gogo shell ({@code run} only)
  * @param verbose        log at INFO and show stack traces
  * @param toolArgs       the arguments of an artifact tool (keygen, pack, verify), passed on as they are
+ * @param metricsPort    the loopback port of the metrics endpoint, 0 for none ({@code run} only)
+ * @param metricsTextfile the node_exporter textfile to write the metrics to, or {@code null} ({@code run} only)
  */
 record Settings(Command command, Path home, Path data, Path etc, Path trust, Path assignments,
                 Path unitDir, Path privilegedRoot, String systemdBus,
-                boolean json, boolean shell, boolean verbose, List<String> toolArgs) {
+                boolean json, boolean shell, boolean verbose, List<String> toolArgs,
+                int metricsPort, Path metricsTextfile) {
 
     static final String DEFAULT_UNIT_DIR = "/etc/systemd/system";
     static final String DEFAULT_PRIVILEGED_ROOT = "/usr/lib/steward/addons";
 
-    static Settings resolve(Options options, Path home, Map<String, String> env) {
+    static Settings resolve(Options options, Path home, Map<String, String> env) throws UsageException {
         Path data = options.value(Option.DATA).map(Settings::absolute).orElse(home.resolve("data"));
         Path etc = options.value(Option.ETC).map(Settings::absolute).orElse(home.resolve("etc"));
         return new Settings(options.command(), absolute(home.toString()), data, etc,
@@ -42,7 +45,23 @@ record Settings(Command command, Path home, Path data, Path etc, Path trust, Pat
                         .or(() -> Optional.ofNullable(env.get("DBUS_SYSTEM_BUS_ADDRESS")).filter(s -> !s.isBlank()))
                         .orElse(null),
                 options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE),
-                options.toolArgs());
+                options.toolArgs(), metricsPort(options.value(Option.METRICS_PORT)),
+                options.value(Option.METRICS_TEXTFILE).map(Settings::absolute).orElse(null));
+    }
+
+    private static int metricsPort(Optional<String> value) throws UsageException {
+        if (value.isEmpty()) {
+            return 0;
+        }
+        try {
+            int port = Integer.parseInt(value.get().trim());
+            if (port >= 1 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // the sentence below
+        }
+        throw new UsageException("--metrics-port must be a TCP port (1 to 65535), not '" + value.get() + "'");
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.steward.core.internal;
 
+import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Assignment;
 import io.steward.supervision.AssignmentCodec;
@@ -57,6 +58,7 @@ import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.FieldOption;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
@@ -317,6 +319,11 @@ public final class Reconciler implements SupervisionService {
         return systemBundle != null && systemBundle.getState() == org.osgi.framework.Bundle.STOPPING;
     }
 
+    /** Metrics and health watch passes here (whiteboard); nothing they do changes a pass. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            fieldOption = FieldOption.UPDATE)
+    private final List<StewardObserver> observers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
     void addSource(AssignmentSource source) {
         synchronized (boundLock) {
@@ -432,19 +439,29 @@ public final class Reconciler implements SupervisionService {
             mine = List.copyOf(waiters);
             waiters.clear();
         }
+        Instant started = clock.instant();
+        long t0 = System.nanoTime();
         try {
             ReconcileReport report = pass(false);
+            StewardObserver.each(observers, o -> o.passCompleted(report));
             mine.forEach(w -> w.complete(report));
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
+            passFailed(started, t0, e);
             if (automatic && !e.getMessage().equals(lastRefusal)) {
                 LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
             }
             lastRefusal = e.getMessage();
             mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
+            passFailed(started, t0, e);
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
             mine.forEach(w -> w.completeExceptionally(e));
         }
+    }
+
+    private void passFailed(Instant started, long t0, RuntimeException e) {
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        StewardObserver.each(observers, o -> o.passFailed(started, took, String.valueOf(e.getMessage())));
     }
 
     private <T> CompletionStage<T> submit(java.util.concurrent.Callable<T> task) {
