@@ -10,9 +10,9 @@ import java.util.Set;
  * accepts, a summary for the help) and a case in {@link Main#execute}.
  */
 enum Command {
-    RUN("run", "[-a FILE] [--shell] [--metrics-port PORT] [--metrics-textfile FILE]",
+    RUN("run", "[-a FILE] [--shell] [--metrics-port PORT] [--metrics-textfile FILE] [--unsigned-kinds]",
             "the agent: reconcile on every change and periodically, until SIGTERM",
-            Option.ASSIGNMENTS, Option.SHELL, Option.METRICS_PORT, Option.METRICS_TEXTFILE),
+            Option.ASSIGNMENTS, Option.SHELL, Option.METRICS_PORT, Option.METRICS_TEXTFILE, Option.UNSIGNED_KINDS),
     APPLY("apply", "-a FILE [--json]", "reconcile once, then exit (0 converged, 1 an add-on failed, 2 invalid)",
             Option.ASSIGNMENTS, Option.JSON),
     PLAN("plan", "[-a FILE] [--json]", "show what a reconcile would do, and why; changes nothing",

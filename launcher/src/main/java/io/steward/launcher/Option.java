@@ -15,6 +15,7 @@ enum Option {
     SYSTEMD_BUS(null, "--systemd-bus", "ADDRESS", "systemd's D-Bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)"),
     SHELL(null, "--shell", null, "serve the Gogo shell on the terminal"),
     METRICS_PORT(null, "--metrics-port", "PORT", "serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: off)"),
+    UNSIGNED_KINDS(null, "--unsigned-kinds", null, "development only: install unsigned jars from deploy/ (status says so)"),
     METRICS_TEXTFILE(null, "--metrics-textfile", "FILE", "write the metrics to FILE (*.prom) for node_exporter's textfile collector"),
     VERBOSE(null, "--verbose", null, "log at INFO and show stack traces");
 

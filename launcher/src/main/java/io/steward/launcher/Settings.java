@@ -24,11 +24,12 @@ import java.util.Optional;
  * @param toolArgs       the arguments of an artifact tool (keygen, pack, verify), passed on as they are
  * @param metricsPort    the loopback port of the metrics endpoint, 0 for none ({@code run} only)
  * @param metricsTextfile the node_exporter textfile to write the metrics to, or {@code null} ({@code run} only)
+ * @param unsignedKinds  development switch: install unsigned jars from deploy/ ({@code run} only)
  */
 record Settings(Command command, Path home, Path data, Path etc, Path trust, Path assignments,
                 Path unitDir, Path privilegedRoot, String systemdBus,
                 boolean json, boolean shell, boolean verbose, List<String> toolArgs,
-                int metricsPort, Path metricsTextfile) {
+                int metricsPort, Path metricsTextfile, boolean unsignedKinds) {
 
     static final String DEFAULT_UNIT_DIR = "/etc/systemd/system";
     static final String DEFAULT_PRIVILEGED_ROOT = "/usr/lib/steward/addons";
@@ -46,7 +47,8 @@ record Settings(Command command, Path home, Path data, Path etc, Path trust, Pat
                         .orElse(null),
                 options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE),
                 options.toolArgs(), metricsPort(options.value(Option.METRICS_PORT)),
-                options.value(Option.METRICS_TEXTFILE).map(Settings::absolute).orElse(null));
+                options.value(Option.METRICS_TEXTFILE).map(Settings::absolute).orElse(null),
+                options.flag(Option.UNSIGNED_KINDS));
     }
 
     private static int metricsPort(Optional<String> value) throws UsageException {

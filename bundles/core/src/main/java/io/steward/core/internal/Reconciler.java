@@ -1,5 +1,6 @@
 package io.steward.core.internal;
 
+import io.steward.audit.AuditSink;
 import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Assignment;
@@ -78,9 +79,9 @@ import org.slf4j.LoggerFactory;
  * Configuration PID {@value #PID}. In a one-shot process (framework property {@code steward.command}
  * set to apply, plan or status) it runs no pass on its own: the shell asks for exactly one.
  */
-@Component(service = SupervisionService.class, immediate = true, configurationPid = Reconciler.PID)
+@Component(service = {SupervisionService.class, AuditSink.class}, immediate = true, configurationPid = Reconciler.PID)
 @Designate(ocd = Reconciler.Config.class)
-public final class Reconciler implements SupervisionService {
+public final class Reconciler implements SupervisionService, AuditSink {
     static final String PID = "io.steward.core";
     static final String LOCAL_OVERRIDE = "assignments.local.json";
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
@@ -400,6 +401,16 @@ public final class Reconciler implements SupervisionService {
             return null;
         });
         reconcileSoon();
+    }
+
+    /** {@link AuditSink}: a line written on the queue, so it never races a pass's own lines. */
+    @Override
+    public void record(String subject, String action, String detail) {
+        submit(() -> {
+            ready();
+            audit.append(subject, action, detail);
+            return null;
+        });
     }
 
     @Override
