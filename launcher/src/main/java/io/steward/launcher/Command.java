@@ -19,6 +19,8 @@ enum Command {
             Option.ASSIGNMENTS, Option.JSON),
     STATUS("status", "[--json]", "per add-on: kind, desired and active version, state, detail, since",
             Option.JSON),
+    HEALTH("health", "[--json]", "the agent's health checks (as the Felix Health Check services say): exit 0 all OK, 1 not",
+            Option.JSON),
     KEYGEN("keygen", "--out NAME", "write an Ed25519 key pair: NAME.key.pem (private, 0600) and NAME.pub.pem"),
     PACK("pack", "DIR --key NAME.key.pem --out FILE [--expect-id ID] [--expect-version V] [--json]",
             "build a deterministic artifact from DIR (id and version from its addon.json) and sign it"),
@@ -63,7 +65,7 @@ enum Command {
 
     /** Whether the command runs once and exits with the shell bundle's result (the handshake). */
     boolean oneShot() {
-        return this == APPLY || this == PLAN || this == STATUS || tool();
+        return this == APPLY || this == PLAN || this == STATUS || this == HEALTH || tool();
     }
 
     /**
