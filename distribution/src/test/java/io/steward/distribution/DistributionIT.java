@@ -478,6 +478,54 @@ class DistributionIT {
         }
     }
 
+    /**
+     * README "Health": 'steward health' beside a running agent with a ready sidecar is OK (exit 0; --json lists the
+     * agent's and the kind's checks, as the Felix Health Check services name them); once the agent is gone it is
+     * CRITICAL (exit 1) and says why.
+     */
+    @Test
+    void healthIsOkBesideARunningAgentAndCriticalWithoutOne() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        signedSidecarAssigned(home, data);
+        Run none = steward(home, data, "health");
+        assertEquals(1, none.exit(), none::toString);
+        assertTrue(none.stdout().contains("no agent has recorded its health"), none::toString);
+
+        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-h.out"), tmp.resolve("agent-h.err")).start();
+        long pid = 0;
+        try {
+            awaitStatus(home, data, "ready");
+            pid = pid(data);
+            Run[] health = new Run[1];
+            await("steward health is OK", Duration.ofSeconds(60), () -> {
+                try {
+                    health[0] = steward(home, data, "health", "--json");
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return health[0].exit() == 0;
+            }, () -> String.valueOf(health[0]));
+            JsonObject h = json(health[0]);
+            assertTrue(h.get("ok").getAsBoolean(), health[0]::toString);
+            List<String> names = new ArrayList<>();
+            h.getAsJsonArray("checks").forEach(c -> names.add(c.getAsJsonObject().get("name").getAsString()));
+            assertTrue(names.containsAll(List.of("Steward agent", "Steward kind sidecar")), names::toString);
+            Run text = steward(home, data, "health");
+            assertEquals(0, text.exit(), text::toString);
+            assertTrue(text.stdout().startsWith("Steward health: OK"), text::toString);
+        } finally {
+            agent.destroy();
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+            if (pid > 0) {
+                new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        Run after = steward(home, data, "health");
+        assertEquals(1, after.exit(), after::toString);
+        assertTrue(after.stdout().contains("is not running"), after::toString);
+    }
+
     /** A bundle with a manifest and one entry, nothing to run. */
     private static Path tinyBundle(Path file, String symbolicName) throws IOException {
         Manifest m = new Manifest();

@@ -87,6 +87,8 @@ public class DeployIT extends PlatformTestSupport {
         assertEquals("1.0.0", installed.getVersion().toString());
 
         drop(stock.resolve("unsigned.jar"), deploy.resolve("unsigned.jar"));
+        // a hidden file is never installed, and never left to FileInstall's own installer either
+        drop(stock.resolve("sneaky.jar"), deploy.resolve(".sneaky.jar"));
         drop(stock.resolve("stranger.jar"), deploy.resolve("stranger.jar"));
         awaitQuarantined(folder, "unsigned.jar", "is not signed");
         awaitQuarantined(folder, "stranger.jar", "not signed by a trusted key");
@@ -99,7 +101,7 @@ public class DeployIT extends PlatformTestSupport {
         assertEquals("the running kind is untouched", installed.getBundleId(), still.getBundleId());
         assertEquals("1.0.0", still.getVersion().toString());
         assertEquals(Bundle.ACTIVE, still.getState());
-        for (String name : List.of("io.example.unsigned", "io.example.stranger")) {
+        for (String name : List.of("io.example.unsigned", "io.example.stranger", "io.example.sneaky")) {
             assertFalse(name + " was installed", java.util.Arrays.stream(context.getBundles())
                     .anyMatch(b -> name.equals(b.getSymbolicName())));
         }
@@ -111,6 +113,8 @@ public class DeployIT extends PlatformTestSupport {
         await("the kind is updated to 1.0.1", () -> kind().map(b -> b.getVersion().toString().equals("1.0.1")
                 && b.getState() == Bundle.ACTIVE).orElse(false));
         assertEquals(installed.getBundleId(), kind().orElseThrow().getBundleId());
+        assertTrue("the hidden jar is still there, not installed", Files.isRegularFile(deploy.resolve(".sneaky.jar")));
+        assertFalse(java.util.Arrays.stream(context.getBundles()).anyMatch(b -> "io.example.sneaky".equals(b.getSymbolicName())));
     }
 
     // ---------------------------------------------------------------- in the framework
@@ -157,6 +161,7 @@ public class DeployIT extends PlatformTestSupport {
         sign(jar(stock.resolve("valid-1.0.0.jar"), KIND, "1.0.0"), trusted, "kinds");
         sign(jar(stock.resolve("valid-1.0.1.jar"), KIND, "1.0.1"), trusted, "kinds");
         jar(stock.resolve("unsigned.jar"), "io.example.unsigned", "1.0.0");
+        jar(stock.resolve("sneaky.jar"), "io.example.sneaky", "1.0.0");
         sign(jar(stock.resolve("stranger.jar"), "io.example.stranger", "1.0.0"), other, "stranger");
         Path signed = sign(jar(stock.resolve("to-tamper.jar"), KIND, "1.0.1"), trusted, "kinds");
         tamper(signed, stock.resolve("tampered-1.0.1.jar"));

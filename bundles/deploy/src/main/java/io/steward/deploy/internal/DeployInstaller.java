@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * FileInstall's installer for every file of {@code deploy/} but configuration ({@code .cfg}, {@code .config}):
- * registered with the highest ranking, so FileInstall's own bundle installer never sees them. Each jar is copied
+ * registered with the highest ranking, so FileInstall's own bundle installer never sees them. A file that is not
+ * a bundle and not named {@code *.jar} (the README) and a hidden file (a copy in progress) are left alone. Each jar is copied
  * into a private directory, the copy is checked ({@link SignedJar}) and the bundle installed or updated from that
  * copy, so a jar replaced after the check is never what runs. A refused jar is quarantined with one sentence in
  * the log and the audit log, and changes nothing: a running kind of the same file keeps running as it was.
@@ -55,8 +56,8 @@ final class DeployInstaller implements ArtifactInstaller {
     public boolean canHandle(File artifact) {
         String name = artifact.getName().toLowerCase(Locale.ROOT);
         Path parent = artifact.toPath().toAbsolutePath().getParent();
-        return parent != null && canonical(parent).equals(deploy) && !name.startsWith(".")
-                && !name.endsWith(".cfg") && !name.endsWith(".config");
+        // hidden files too: claimed (and then ignored) so that FileInstall's own installer never takes them
+        return parent != null && canonical(parent).equals(deploy) && !name.endsWith(".cfg") && !name.endsWith(".config");
     }
 
     @Override
@@ -84,6 +85,14 @@ final class DeployInstaller implements ArtifactInstaller {
     }
 
     private void installOrUpdate(Path jar) throws IOException {
+        if (jar.getFileName().toString().startsWith(".")) {
+            LOG.debug("deploy/{} is hidden: never installed (a file being copied in, say)", jar.getFileName());
+            return;
+        }
+        if (!jar.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".jar") && !isBundle(jar)) {
+            LOG.debug("deploy/{} is not a bundle: left alone", jar.getFileName());   // a README, a note
+            return;
+        }
         Path copy;
         try {
             copy = verifiedCopy(jar);
@@ -115,9 +124,6 @@ final class DeployInstaller implements ArtifactInstaller {
         BasicFileAttributes attrs = Files.readAttributes(jar, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (!attrs.isRegularFile()) {
             throw new SignedJar.Refused("it is not a regular file");
-        }
-        if (!jar.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".jar")) {
-            throw new SignedJar.Refused("only signed .jar files are installed from deploy/");
         }
         Files.createDirectories(copies, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path copy = Files.createTempFile(copies, "kind-", ".jar");
@@ -178,6 +184,19 @@ final class DeployInstaller implements ArtifactInstaller {
         FrameworkWiring wiring = context.getBundle(0).adapt(FrameworkWiring.class);
         if (wiring.getRemovalPendingBundles().contains(b)) {
             wiring.refreshBundles(List.of(b));
+        }
+    }
+
+    /**
+     * Whether FileInstall's own installer would take the file for a bundle (a zip with a Bundle-SymbolicName),
+     * whatever its name: such a file is checked like a jar, never left to that installer.
+     */
+    static boolean isBundle(Path file) {
+        try (java.util.jar.JarFile j = new java.util.jar.JarFile(file.toFile(), false)) {
+            java.util.jar.Manifest m = j.getManifest();
+            return m != null && m.getMainAttributes().getValue("Bundle-SymbolicName") != null;
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
