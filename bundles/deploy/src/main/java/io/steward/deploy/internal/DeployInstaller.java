@@ -126,6 +126,7 @@ final class DeployInstaller implements ArtifactInstaller {
             throw new SignedJar.Refused("it is not a regular file");
         }
         Files.createDirectories(copies, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        privateDirectory(copies);
         Path copy = Files.createTempFile(copies, "kind-", ".jar");
         try (InputStream in = Files.newInputStream(jar, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
              OutputStream out = Files.newOutputStream(copy)) {
@@ -153,6 +154,19 @@ final class DeployInstaller implements ArtifactInstaller {
             }
         }
         return copy;
+    }
+
+    /** The copies' directory must be ours and closed to others, or a copy could be swapped after the check. */
+    private static void privateDirectory(Path dir) throws IOException {
+        java.nio.file.attribute.PosixFileAttributes a = Files.readAttributes(dir,
+                java.nio.file.attribute.PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        String me = System.getProperty("user.name");
+        if (!a.isDirectory() || !a.owner().getName().equals(me)
+                || a.permissions().stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
+            // not the jar's fault: nothing is installed or moved, FileInstall tries again when the jar changes
+            throw new IOException("deploy/: the directory of verified copies " + dir + " is not a directory of "
+                    + me + " closed to group and others (chmod 700 it); nothing was installed");
+        }
     }
 
     private void refuse(Path jar, String why) {
