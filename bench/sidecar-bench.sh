@@ -57,9 +57,11 @@ if [[ ${METRICS_COST:-1} == 1 ]]; then
         if (k ~ /RSS/) {
           split(off[k], a, "→"); split(onv[k], b, "→")
           printf "| agent RSS, 0 sidecars | %s | %s | %.2f |\n", a[1], b[1], num(b[1]) / num(a[1])
-          printf "| agent RSS,%s | %s | %s | %.2f |\n", substr(k, index(k, "→") + 1), a[2], b[2], num(b[2]) / num(a[2])
+          label = k; sub(/^.*→ */, "", label); sub(/ *$/, "", label)
+          printf "| agent RSS, %s | %s | %s | %.2f |\n", label, a[2], b[2], num(b[2]) / num(a[2])
         } else {
-          printf "|%s| %s | %s | %s |\n", k, off[k], onv[k], num(off[k]) > 0 ? sprintf("%.2f", num(onv[k]) / num(off[k])) : "n/a"
+          ratio = num(off[k]) > 0 ? sprintf("%.2f", num(onv[k]) / num(off[k])) : "n/a"
+          printf "|%s| %s | %s | %s |\n", k, off[k], onv[k], ratio
         }
       }
     }' "$out_off" "$out_on" | sort
