@@ -2,7 +2,6 @@ package io.steward.deploy.internal;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,9 +99,5 @@ final class Jars {
             throw new IOException(String.join(" ", command) + " failed: " + out);
         }
         return out;
-    }
-
-    static void write(OutputStream out, String s) throws IOException {
-        out.write(s.getBytes(StandardCharsets.UTF_8));
     }
 }
