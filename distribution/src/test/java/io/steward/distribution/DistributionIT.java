@@ -1,6 +1,7 @@
 package io.steward.distribution;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -210,6 +211,7 @@ class DistributionIT {
             String bumped = bump(original);
             Path staged = tmp.resolve("sidecar-bumped.jar");
             rewriteVersion(sidecarJar, staged, bumped);
+            signWithTheBuildKey(staged);     // deploy/ takes only signed kinds
             Files.move(staged, sidecarJar, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             awaitLog(log, "Add-on hot-car adopted by io.steward.supervision.sidecar " + bumped + ": ready");
             JsonObject after = status(home, data);
@@ -359,7 +361,7 @@ class DistributionIT {
     /** A private copy of the distribution (its deploy/ is changed by the test), used through STEWARD_HOME. */
     private Path privateHome() throws IOException {
         Path home = tmp.resolve("home");
-        for (String dir : List.of("bin", "bundle", "deploy")) {
+        for (String dir : List.of("bin", "bundle", "deploy", "etc/deploy-trust")) {
             Files.createDirectories(home.resolve(dir));
             try (Stream<Path> files = Files.list(HOME.resolve(dir))) {
                 for (Path f : files.toList()) {
@@ -404,6 +406,171 @@ class DistributionIT {
                 }
             }
         }
+    }
+
+    /**
+     * README "Signed kinds in deploy/", black-box: into a running agent's deploy/ go an unsigned jar, one signed by
+     * a key nobody trusts, one signed by the trusted build key and changed afterwards, and a valid one. The three
+     * are moved to deploy/.quarantine/ (one ERROR line each, an audit line each, listed by status --json), the
+     * valid one is installed, and the kind that was running before is still there.
+     */
+    @Test
+    void onlyJarsSignedByATrustedKeyAreInstalledFromDeploy() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        Files.createDirectories(tmp.resolve("etc"));
+        Files.writeString(tmp.resolve("etc/assignments.json"), "{\"revision\":\"deploy-1\",\"addons\":[]}\n");
+        Path stock = Files.createDirectories(tmp.resolve("stock"));
+        Path valid = signWithTheBuildKey(tinyBundle(stock.resolve("valid.jar"), "io.example.valid"));
+        Path unsigned = tinyBundle(stock.resolve("unsigned.jar"), "io.example.unsigned");
+        Path stranger = tinyBundle(stock.resolve("stranger.jar"), "io.example.stranger");
+        Path strangerKeys = tmp.resolve("stranger.p12");
+        run("keytool", "-genkeypair", "-alias", "stranger", "-keyalg", "Ed25519", "-dname", "CN=stranger",
+                "-storetype", "PKCS12", "-keystore", strangerKeys.toString(), "-storepass", "stranger");
+        run("jarsigner", "-storetype", "PKCS12", "-keystore", strangerKeys.toString(), "-storepass", "stranger",
+                stranger.toString(), "stranger");
+        Path tampered = tamper(signWithTheBuildKey(tinyBundle(stock.resolve("to-tamper.jar"), "io.example.tampered")),
+                stock.resolve("tampered.jar"));
+
+        Path log = tmp.resolve("agent-deploy.err");
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-deploy.out"), log).start();
+        try {
+            awaitLog(log, "Kind sidecar is served by io.steward.supervision.sidecar");
+            for (Path jar : List.of(unsigned, stranger, tampered, valid)) {
+                Path incoming = home.resolve("deploy/.incoming-" + jar.getFileName());
+                Files.copy(jar, incoming);
+                Files.move(incoming, home.resolve("deploy").resolve(jar.getFileName()), StandardCopyOption.ATOMIC_MOVE);
+            }
+            awaitLog(log, "deploy/valid.jar: installed io.example.valid");
+            awaitLog(log, "deploy/unsigned.jar was not installed and is now deploy/.quarantine/unsigned.jar.");
+            awaitLog(log, "deploy/stranger.jar was not installed and is now deploy/.quarantine/stranger.jar.");
+            awaitLog(log, "deploy/tampered.jar was not installed and is now deploy/.quarantine/tampered.jar.");
+            List<String> errors = readLines(log).stream().filter(l -> l.contains(" ERROR ")).toList();
+            assertEquals(3, errors.size(), () -> String.join("\n", errors));
+            assertTrue(errors.stream().anyMatch(l -> l.contains("unsigned.jar") && l.contains("is not signed")), errors::toString);
+            assertTrue(errors.stream().anyMatch(l -> l.contains("stranger.jar") && l.contains("not signed by a trusted key")),
+                    errors::toString);
+            assertTrue(errors.stream().anyMatch(l -> l.contains("tampered.jar") && l.contains("does not match its signature")),
+                    errors::toString);
+            try (Stream<Path> q = Files.list(home.resolve("deploy/.quarantine"))) {
+                assertEquals(3, q.count());
+            }
+            for (String gone : List.of("unsigned.jar", "stranger.jar", "tampered.jar")) {
+                assertFalse(Files.exists(home.resolve("deploy").resolve(gone)), gone + " left deploy/");
+            }
+
+            Run status = steward(home, data, "status", "--json");
+            assertEquals(0, status.exit(), status::toString);
+            JsonObject deploy = json(status).getAsJsonObject("deploy");
+            assertTrue(deploy.get("verify").getAsBoolean(), status::toString);
+            assertEquals(3, deploy.getAsJsonArray("quarantined").size(), status::toString);
+            Run text = steward(home, data, "status");
+            assertTrue(text.stdout().contains("deploy/: only jars signed by a key in " + home.resolve("etc/deploy-trust")),
+                    text::toString);
+            List<String> audit = Files.readAllLines(data.resolve("state/audit.jsonl"));
+            assertEquals(3, audit.stream().filter(l -> l.contains("\"action\":\"quarantine\"")).count(),
+                    () -> String.join("\n", audit));
+        } finally {
+            agent.destroy();
+            if (!agent.waitFor(60, TimeUnit.SECONDS)) {
+                agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /**
+     * README "Health": 'steward health' beside a running agent with a ready sidecar is OK (exit 0; --json lists the
+     * agent's and the kind's checks, as the Felix Health Check services name them); once the agent is gone it is
+     * CRITICAL (exit 1) and says why.
+     */
+    @Test
+    void healthIsOkBesideARunningAgentAndCriticalWithoutOne() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        signedSidecarAssigned(home, data);
+        Run none = steward(home, data, "health");
+        assertEquals(1, none.exit(), none::toString);
+        assertTrue(none.stdout().contains("no agent has recorded its health"), none::toString);
+
+        Process agent = builder(home, command(home, data, "run"), tmp.resolve("agent-h.out"), tmp.resolve("agent-h.err")).start();
+        long pid = 0;
+        try {
+            awaitStatus(home, data, "ready");
+            pid = pid(data);
+            Run[] health = new Run[1];
+            await("steward health is OK", Duration.ofSeconds(60), () -> {
+                try {
+                    health[0] = steward(home, data, "health", "--json");
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return health[0].exit() == 0;
+            }, () -> String.valueOf(health[0]));
+            JsonObject h = json(health[0]);
+            assertTrue(h.get("ok").getAsBoolean(), health[0]::toString);
+            List<String> names = new ArrayList<>();
+            h.getAsJsonArray("checks").forEach(c -> names.add(c.getAsJsonObject().get("name").getAsString()));
+            assertTrue(names.containsAll(List.of("Steward agent", "Steward kind sidecar")), names::toString);
+            Run text = steward(home, data, "health");
+            assertEquals(0, text.exit(), text::toString);
+            assertTrue(text.stdout().startsWith("Steward health: OK"), text::toString);
+        } finally {
+            agent.destroy();
+            assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "the agent stops on SIGTERM");
+            if (pid > 0) {
+                new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + pid).start().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+        Run after = steward(home, data, "health");
+        assertEquals(1, after.exit(), after::toString);
+        assertTrue(after.stdout().contains("is not running"), after::toString);
+    }
+
+    /** A bundle with a manifest and one entry, nothing to run. */
+    private static Path tinyBundle(Path file, String symbolicName) throws IOException {
+        Manifest m = new Manifest();
+        m.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        m.getMainAttributes().putValue("Bundle-ManifestVersion", "2");
+        m.getMainAttributes().putValue("Bundle-SymbolicName", symbolicName);
+        m.getMainAttributes().putValue("Bundle-Version", "1.0.0");
+        try (OutputStream o = Files.newOutputStream(file); JarOutputStream w = new JarOutputStream(o, m)) {
+            w.putNextEntry(new JarEntry("OSGI-INF/notes.txt"));
+            w.write(symbolicName.getBytes(StandardCharsets.UTF_8));
+            w.closeEntry();
+        }
+        return file;
+    }
+
+    /** The same entries, OSGI-INF/notes.txt with other bytes: its signature no longer matches. */
+    private static Path tamper(Path in, Path out) throws IOException {
+        try (InputStream i = Files.newInputStream(in); JarInputStream j = new JarInputStream(i);
+             OutputStream o = Files.newOutputStream(out); JarOutputStream w = new JarOutputStream(o, j.getManifest())) {
+            for (JarEntry e = j.getNextJarEntry(); e != null; e = j.getNextJarEntry()) {
+                w.putNextEntry(new JarEntry(e.getName()));
+                if (e.getName().equals("OSGI-INF/notes.txt")) {
+                    w.write("evil".getBytes(StandardCharsets.UTF_8));
+                } else {
+                    j.transferTo(w);
+                }
+                w.closeEntry();
+            }
+        }
+        return out;
+    }
+
+    /** Signs {@code jar} with the build's kind-signing key (src/build/sign-kinds.sh), as an operator would with theirs. */
+    private static Path signWithTheBuildKey(Path jar) throws IOException, InterruptedException {
+        String store = System.getProperty("steward.test.deploy.keystore", "target/deploy-key/deploy-signing.p12");
+        run("jarsigner", "-storetype", "PKCS12", "-keystore", store, "-storepass", "steward-build", jar.toString(),
+                "steward-kinds");
+        return jar;
+    }
+
+    private static void run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, () -> String.join(" ", command) + ": " + out);
     }
 
     /** The status object of hot-car from 'steward status --json'. */

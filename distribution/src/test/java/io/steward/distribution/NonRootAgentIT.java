@@ -260,7 +260,7 @@ class NonRootAgentIT {
      * (bin/steward-updater refuses anything else), readable by the agent's user.
      */
     private static Path copyDistribution(Path target) throws IOException {
-        for (String top : List.of("bin", "bundle", "deploy", "lib")) {
+        for (String top : List.of("bin", "bundle", "deploy", "lib", "etc/deploy-trust")) {
             Path source = DIST.resolve(top);
             try (Stream<Path> files = Files.walk(source)) {
                 for (Path p : files.toList()) {

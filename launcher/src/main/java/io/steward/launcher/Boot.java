@@ -1,22 +1,27 @@
 package io.steward.launcher;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.function.Function;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
 import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
 import org.osgi.framework.launch.Framework;
 import org.osgi.framework.launch.FrameworkFactory;
 import org.osgi.framework.wiring.FrameworkWiring;
@@ -33,6 +38,8 @@ final class Boot {
     /** Started last: its one-shot component runs the command as soon as it activates. */
     static final String SHELL_BUNDLE = "io.steward.shell";
     static final String FILEINSTALL_BUNDLE = "org.apache.felix.fileinstall";
+    /** Checks the jars of deploy/ (FileInstall's installer in run, a check service for one-shot commands). */
+    static final String DEPLOY_BUNDLE = "io.steward.deploy";
     static final String GOGO_SHELL_BUNDLE = "org.apache.felix.gogo.shell";
     /**
      * Started first: a logger made before pax-logging-api's activator has run is a fallback logger that
@@ -100,6 +107,10 @@ final class Boot {
         p.put("steward.unit.dir", settings.unitDir().toString());
         p.put("steward.privileged.root", settings.privilegedRoot().toString());
         p.put("steward.assignments", settings.assignments().toString());
+        p.put("steward.deploy.dir", settings.deploy().toString());
+        // what this installation ships (its deploy/ kinds' build key) and what the operator trusts
+        p.put("steward.deploy.trust", settings.home().resolve("etc/deploy-trust") + java.io.File.pathSeparator
+                + settings.etc().resolve("deploy-trust"));
         p.put("steward.command", settings.command().word());
         p.put("steward.json", Boolean.toString(settings.json()));
         p.put("steward.verbose", Boolean.toString(settings.verbose()));
@@ -123,7 +134,18 @@ final class Boot {
         if (agent) {
             // a cache left by an earlier run (or another distribution version) is never reused
             p.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+            if (settings.metricsPort() != 0) {
+                p.put("steward.metrics.port", Integer.toString(settings.metricsPort()));
+            }
+            if (settings.metricsTextfile() != null) {
+                p.put("steward.metrics.textfile", settings.metricsTextfile().toString());
+            }
             p.put("felix.fileinstall.dir", settings.deploy().toString());
+            // no exploded directories (and not deploy/.quarantine): only files, each one checked by io.steward.deploy
+            p.put("felix.fileinstall.subdir.mode", "skip");
+            if (settings.unsignedKinds()) {
+                p.put("steward.deploy.verify", "false");
+            }
             p.put("felix.fileinstall.poll", "1000");
             p.put("felix.fileinstall.noInitialDelay", "true");
             p.put("felix.fileinstall.log.level", "2");
@@ -183,11 +205,6 @@ final class Boot {
      */
     void start() throws LaunchException {
         List<Bundle> installed = install(jars(settings.bundles()));
-        Set<Bundle> deployed = new HashSet<>();
-        if (settings.command() != Command.RUN) {
-            deployed.addAll(installDeployed(deployedJars(settings.deploy())));
-            installed.addAll(deployed);
-        }
         try {
             framework.start();
         } catch (BundleException e) {
@@ -200,9 +217,20 @@ final class Boot {
                 start(bundle, startOptions());
             }
         }
+        // before FileInstall (run) or the jars of deploy/ (one-shot): nothing of deploy/ is installed unchecked
+        Bundle guard = installed.stream().filter(b -> DEPLOY_BUNDLE.equals(b.getSymbolicName())).findFirst()
+                .orElseThrow(() -> new LaunchException("bundle " + DEPLOY_BUNDLE + " is missing from "
+                        + settings.bundles() + ", so the jars of deploy/ cannot be checked; nothing was started"));
+        start(guard, startOptions());
+        Set<Bundle> deployed = new HashSet<>();
+        if (settings.command() != Command.RUN) {
+            deployed.addAll(installDeployed(deployedJars(settings.deploy())));
+            installed.addAll(deployed);
+            framework.adapt(FrameworkWiring.class).resolveBundles(deployed);
+        }
         Map<String, Bundle> last = new HashMap<>();
         for (Bundle bundle : installed) {
-            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName())) {
+            if (LOGGING_BUNDLE.equals(bundle.getSymbolicName()) || bundle == guard) {
                 continue;
             }
             String name = bundle.getSymbolicName();
@@ -274,14 +302,45 @@ final class Boot {
         return jars;
     }
 
-    private List<Bundle> installDeployed(List<Path> jars) {
+    /**
+     * The jars of deploy/ for a one-shot command: each checked by {@value #DEPLOY_BUNDLE} on a private copy and
+     * installed from that copy (so a jar swapped after the check is not what runs); a refused one is a warning
+     * and left where it is (a one-shot command changes nothing in deploy/; the agent quarantines it).
+     */
+    @SuppressWarnings("unchecked")
+    private List<Bundle> installDeployed(List<Path> jars) throws LaunchException {
         BundleContext context = context();
+        Function<Path, Path> check;
+        try {
+            Collection<ServiceReference<Function>> refs = context.getServiceReferences(Function.class,
+                    "(steward.deploy.check=true)");
+            if (refs.isEmpty()) {
+                throw new LaunchException("bundle " + DEPLOY_BUNDLE + " did not register its check of deploy/");
+            }
+            check = context.getService(refs.iterator().next());
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
         List<Bundle> bundles = new ArrayList<>();
         for (Path jar : jars) {
+            Path copy = null;
             try {
-                bundles.add(context.installBundle("reference:" + jar.toUri()));
-            } catch (BundleException | RuntimeException e) {
+                copy = check.apply(jar);
+                try (InputStream in = Files.newInputStream(copy)) {
+                    bundles.add(context.installBundle(jar.toFile().toURI().normalize().toString(), in));
+                }
+            } catch (IllegalArgumentException e) {
+                warn("deploy/" + jar.getFileName() + " was not installed: " + e.getMessage());
+            } catch (BundleException | IOException | RuntimeException e) {
                 warn("deploy/" + jar.getFileName() + " was not installed: " + reason(e));
+            } finally {
+                if (copy != null) {
+                    try {
+                        Files.deleteIfExists(copy);
+                    } catch (IOException e) {
+                        // a private temporary file
+                    }
+                }
             }
         }
         return bundles;

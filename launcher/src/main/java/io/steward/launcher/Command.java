@@ -10,13 +10,17 @@ import java.util.Set;
  * accepts, a summary for the help) and a case in {@link Main#execute}.
  */
 enum Command {
-    RUN("run", "[-a FILE] [--shell] [--nats URL --host-id ID]", "the agent: reconcile on every change and periodically, until SIGTERM",
-            Option.ASSIGNMENTS, Option.SHELL, Option.NATS, Option.HOST_ID),
+    RUN("run", "[-a FILE] [--shell] [--nats URL --host-id ID] [--metrics-port PORT] [--metrics-textfile FILE] [--unsigned-kinds]",
+            "the agent: reconcile on every change and periodically, until SIGTERM",
+            Option.ASSIGNMENTS, Option.SHELL, Option.NATS, Option.HOST_ID,
+            Option.METRICS_PORT, Option.METRICS_TEXTFILE, Option.UNSIGNED_KINDS),
     APPLY("apply", "-a FILE [--json]", "reconcile once, then exit (0 converged, 1 an add-on failed, 2 invalid)",
             Option.ASSIGNMENTS, Option.JSON),
     PLAN("plan", "[-a FILE] [--json]", "show what a reconcile would do, and why; changes nothing",
             Option.ASSIGNMENTS, Option.JSON),
     STATUS("status", "[--json]", "per add-on: kind, desired and active version, state, detail, since",
+            Option.JSON),
+    HEALTH("health", "[--json]", "the agent's health checks (as the Felix Health Check services say): exit 0 all OK, 1 not",
             Option.JSON),
     KEYGEN("keygen", "--out NAME", "write an Ed25519 key pair: NAME.key.pem (private, 0600) and NAME.pub.pem"),
     PACK("pack", "DIR --key NAME.key.pem --out FILE [--expect-id ID] [--expect-version V] [--json]",
@@ -64,7 +68,7 @@ enum Command {
 
     /** Whether the command runs once and exits with the shell bundle's result (the handshake). */
     boolean oneShot() {
-        return this == APPLY || this == PLAN || this == STATUS || tool();
+        return this == APPLY || this == PLAN || this == STATUS || this == HEALTH || tool();
     }
 
     /**

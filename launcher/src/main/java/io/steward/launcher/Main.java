@@ -100,6 +100,7 @@ public final class Main {
                 checkDocument(settings, true);
                 return OneShot.run(settings, commandTimeout(env), out, err);
             case STATUS:
+            case HEALTH:
             case KEYGEN:
             case PACK:
             case VERIFY:

@@ -23,10 +23,14 @@ import java.util.Optional;
  * @param verbose        log at INFO and show stack traces
  * @param toolArgs       the arguments of an artifact tool (keygen, pack, verify), passed on as they are
  * @param fleet          the NATS fleet transport of {@code run}, if any
+ * @param metricsPort    the loopback port of the metrics endpoint, 0 for none ({@code run} only)
+ * @param metricsTextfile the node_exporter textfile to write the metrics to, or {@code null} ({@code run} only)
+ * @param unsignedKinds  development switch: install unsigned jars from deploy/ ({@code run} only)
  */
 record Settings(Command command, Path home, Path data, Path etc, Path trust, Path assignments,
                 Path unitDir, Path privilegedRoot, String systemdBus,
-                boolean json, boolean shell, boolean verbose, List<String> toolArgs, FleetOptions fleet) {
+                boolean json, boolean shell, boolean verbose, List<String> toolArgs, FleetOptions fleet,
+                int metricsPort, Path metricsTextfile, boolean unsignedKinds) {
 
     static final String DEFAULT_UNIT_DIR = "/etc/systemd/system";
     static final String DEFAULT_PRIVILEGED_ROOT = "/usr/lib/steward/addons";
@@ -43,7 +47,24 @@ record Settings(Command command, Path home, Path data, Path etc, Path trust, Pat
                         .or(() -> Optional.ofNullable(env.get("DBUS_SYSTEM_BUS_ADDRESS")).filter(s -> !s.isBlank()))
                         .orElse(null),
                 options.flag(Option.JSON), options.flag(Option.SHELL), options.flag(Option.VERBOSE),
-                options.toolArgs(), FleetOptions.of(options));
+                options.toolArgs(), FleetOptions.of(options), metricsPort(options.value(Option.METRICS_PORT)),
+                options.value(Option.METRICS_TEXTFILE).map(Settings::absolute).orElse(null),
+                options.flag(Option.UNSIGNED_KINDS));
+    }
+
+    private static int metricsPort(Optional<String> value) throws UsageException {
+        if (value.isEmpty()) {
+            return 0;
+        }
+        try {
+            int port = Integer.parseInt(value.get().trim());
+            if (port >= 1 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // the sentence below
+        }
+        throw new UsageException("--metrics-port must be a TCP port (1 to 65535), not '" + value.get() + "'");
     }
 
     /**

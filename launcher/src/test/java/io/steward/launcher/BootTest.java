@@ -58,21 +58,47 @@ class BootTest {
         assertEquals(List.of(), Boot.deployedJars(tmp.resolve("absent")));
     }
 
-    /** One-shot: the launcher installs deploy/ after bundle/ (a broken jar is skipped); run: FileInstall's job. */
+    /**
+     * One-shot: the launcher installs deploy/ after bundle/, each jar from the copy the guard checked (a refused or
+     * broken jar is skipped); run: FileInstall's job.
+     */
     @Test
     void oneShotInstallsTheDeployedKindsAndRunLeavesThemToFileInstall(@TempDir Path tmp) throws Exception {
         Path home = tmp.resolve("home");
         bundle(Files.createDirectories(home.resolve("bundle")).resolve("shell.jar"), Boot.SHELL_BUNDLE);
+        guard(home.resolve("bundle/deploy.jar"));
         Path deploy = Files.createDirectories(home.resolve("deploy"));
         bundle(deploy.resolve("kind.jar"), "test.kind");
+        bundle(deploy.resolve("refused.jar"), "test.refused");
         Files.writeString(deploy.resolve("broken.jar"), "not a jar");
 
         Map<String, String> oneShot = boot(home, tmp.resolve("cache-status"), "status");
         assertEquals(Map.of(Boot.SHELL_BUNDLE, "ACTIVE reference:" + home.resolve("bundle/shell.jar").toUri(),
-                "test.kind", "ACTIVE reference:" + deploy.resolve("kind.jar").toUri()), oneShot);
+                Boot.DEPLOY_BUNDLE, "ACTIVE reference:" + home.resolve("bundle/deploy.jar").toUri(),
+                "test.kind", "ACTIVE " + deploy.resolve("kind.jar").toFile().toURI().normalize()), oneShot);
 
         Map<String, String> agent = boot(home, tmp.resolve("cache-run"), "run");
-        assertEquals(List.of(Boot.SHELL_BUNDLE), List.copyOf(agent.keySet()), agent::toString);
+        assertEquals(List.of(Boot.DEPLOY_BUNDLE, Boot.SHELL_BUNDLE), List.copyOf(agent.keySet()), agent::toString);
+    }
+
+    /** Without the guard of deploy/ nothing starts: no jar of deploy/ is ever installed unchecked. */
+    @Test
+    void withoutTheGuardOfDeployNothingStarts(@TempDir Path tmp) throws Exception {
+        Path home = tmp.resolve("home");
+        bundle(Files.createDirectories(home.resolve("bundle")).resolve("shell.jar"), Boot.SHELL_BUNDLE);
+        for (String command : List.of("status", "run")) {
+            Settings settings = Settings.resolve(Options.parse(List.of(command)), home, Map.of());
+            Boot boot = Boot.init(settings, Files.createDirectories(tmp.resolve("cache-" + command)), true);
+            try {
+                LaunchException e = org.junit.jupiter.api.Assertions.assertThrows(LaunchException.class, boot::start);
+                assertTrue(e.getMessage().contains("bundle io.steward.deploy is missing"), e.getMessage());
+                for (Bundle b : boot.context().getBundles()) {
+                    assertTrue(b.getBundleId() == 0 || b.getState() != Bundle.ACTIVE, b + " was started");
+                }
+            } finally {
+                boot.stop(Duration.ofSeconds(10));
+            }
+        }
     }
 
     /**
@@ -85,6 +111,7 @@ class BootTest {
         Path bundles = Files.createDirectories(home.resolve("bundle"));
         bundle(bundles.resolve("shell.jar"), Boot.SHELL_BUNDLE);
         bundle(bundles.resolve("metatype.jar"), "org.apache.felix.metatype");
+        guard(bundles.resolve("deploy.jar"));
         for (String command : List.of("status", "run")) {
             Settings settings = Settings.resolve(Options.parse(List.of(command)), home, Map.of());
             Boot boot = Boot.init(settings, Files.createDirectories(tmp.resolve("cache-" + command)), true);
@@ -98,8 +125,10 @@ class BootTest {
                     }
                 }
                 assertEquals(command.equals("run")
-                        ? Map.of(Boot.SHELL_BUNDLE, "ACTIVE persistent", "org.apache.felix.metatype", "ACTIVE persistent")
-                        : Map.of(Boot.SHELL_BUNDLE, "ACTIVE", "org.apache.felix.metatype", "RESOLVED"), states, command);
+                        ? Map.of(Boot.SHELL_BUNDLE, "ACTIVE persistent", "org.apache.felix.metatype", "ACTIVE persistent",
+                                Boot.DEPLOY_BUNDLE, "ACTIVE persistent")
+                        : Map.of(Boot.SHELL_BUNDLE, "ACTIVE", "org.apache.felix.metatype", "RESOLVED",
+                                Boot.DEPLOY_BUNDLE, "ACTIVE"), states, command);
             } finally {
                 boot.stop(Duration.ofSeconds(10));
             }
@@ -123,6 +152,25 @@ class BootTest {
             return bundles;
         } finally {
             boot.stop(Duration.ofSeconds(10));
+        }
+    }
+
+    /** The stand-in guard of deploy/ ({@code guard.AcceptingGuard}) as bundle {@value Boot#DEPLOY_BUNDLE}. */
+    private static void guard(Path jar) throws IOException {
+        Manifest m = new Manifest();
+        Attributes a = m.getMainAttributes();
+        a.put(Attributes.Name.MANIFEST_VERSION, "1.0");
+        a.putValue("Bundle-ManifestVersion", "2");
+        a.putValue("Bundle-SymbolicName", Boot.DEPLOY_BUNDLE);
+        a.putValue("Bundle-Version", "1.0.0");
+        a.putValue("Bundle-Activator", "io.steward.launcher.guard.AcceptingGuard");
+        a.putValue("Import-Package", "org.osgi.framework");
+        String cls = "io/steward/launcher/guard/AcceptingGuard.class";
+        try (OutputStream out = Files.newOutputStream(jar); JarOutputStream j = new JarOutputStream(out, m);
+             java.io.InputStream in = BootTest.class.getClassLoader().getResourceAsStream(cls)) {
+            j.putNextEntry(new java.util.jar.JarEntry(cls));
+            in.transferTo(j);
+            j.closeEntry();
         }
     }
 

@@ -139,6 +139,8 @@ public class KarafFeaturesIT {
                 replaceConfigurationFile("etc/org.apache.karaf.features.xml", resource("karaf/org.apache.karaf.features.xml")),
                 // lib-dbus-java (steward-systemd) imports it; Karaf's jre.properties does not export it
                 systemPackage("com.sun.security.auth.module"),
+                // and lib-prometheus (steward-metrics) this one
+                systemPackage("com.sun.net.httpserver"),
 
                 // Steward's framework properties, the way docs/embedding.md tells a Karaf user
                 editConfigurationFilePut("etc/system.properties", "steward.data", data.toString()),

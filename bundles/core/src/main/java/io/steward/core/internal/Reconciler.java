@@ -1,5 +1,7 @@
 package io.steward.core.internal;
 
+import io.steward.audit.AuditSink;
+import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Assignment;
 import io.steward.supervision.AssignmentCodec;
@@ -57,6 +59,7 @@ import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.FieldOption;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
@@ -76,9 +79,9 @@ import org.slf4j.LoggerFactory;
  * Configuration PID {@value #PID}. In a one-shot process (framework property {@code steward.command}
  * set to apply, plan or status) it runs no pass on its own: the shell asks for exactly one.
  */
-@Component(service = SupervisionService.class, immediate = true, configurationPid = Reconciler.PID)
+@Component(service = {SupervisionService.class, AuditSink.class}, immediate = true, configurationPid = Reconciler.PID)
 @Designate(ocd = Reconciler.Config.class)
-public final class Reconciler implements SupervisionService {
+public final class Reconciler implements SupervisionService, AuditSink {
     static final String PID = "io.steward.core";
     static final String LOCAL_OVERRIDE = "assignments.local.json";
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
@@ -337,6 +340,11 @@ public final class Reconciler implements SupervisionService {
         return systemBundle != null && systemBundle.getState() == org.osgi.framework.Bundle.STOPPING;
     }
 
+    /** Metrics and health watch passes here (whiteboard); nothing they do changes a pass. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            fieldOption = FieldOption.UPDATE)
+    private final List<StewardObserver> observers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
     void addSource(AssignmentSource source) {
         synchronized (boundLock) {
@@ -443,6 +451,16 @@ public final class Reconciler implements SupervisionService {
         reconcileSoon();
     }
 
+    /** {@link AuditSink}: a line written on the queue, so it never races a pass's own lines. */
+    @Override
+    public void record(String subject, String action, String detail) {
+        submit(() -> {
+            ready();
+            audit.append(subject, action, detail);
+            return null;
+        });
+    }
+
     @Override
     public AuditTrail audit(int n) {
         try {
@@ -480,23 +498,33 @@ public final class Reconciler implements SupervisionService {
             mine = List.copyOf(waiters);
             waiters.clear();
         }
+        Instant started = clock.instant();
+        long t0 = System.nanoTime();
         try {
             ReconcileReport report = pass(false);
             notifier.passed(report);
+            StewardObserver.each(observers, o -> o.passCompleted(report));
             mine.forEach(w -> w.complete(report));
             tellSinks(report);
         } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
             notifier.refused(e.getMessage());
+            passFailed(started, t0, e);
             if (automatic && !e.getMessage().equals(lastRefusal)) {
                 LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
             }
             lastRefusal = e.getMessage();
             mine.forEach(w -> w.completeExceptionally(e));
         } catch (RuntimeException e) {            // never let the loop die
+            passFailed(started, t0, e);
             LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
             notifier.refused("failed: " + e);
             mine.forEach(w -> w.completeExceptionally(e));
         }
+    }
+
+    private void passFailed(Instant started, long t0, RuntimeException e) {
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        StewardObserver.each(observers, o -> o.passFailed(started, took, String.valueOf(e.getMessage())));
     }
 
     private <T> CompletionStage<T> submit(java.util.concurrent.Callable<T> task) {

@@ -40,8 +40,9 @@ final class ArtifactReader {
     static final String METADATA = ".steward-artifact.json";
     private static final int BUFFER = 256 * 1024;
 
-    /** What one pass found. */
-    record Result(String sha256, Optional<byte[]> manifest, Set<String> files, int entries, long bytes) {
+    /** What one pass found; {@code artifactBytes} is what was read of the artifact itself (compressed). */
+    record Result(String sha256, Optional<byte[]> manifest, Set<String> files, int entries, long bytes,
+                  long artifactBytes) {
     }
 
     private enum Kind { FILE, DIRECTORY }
@@ -109,7 +110,7 @@ final class ArtifactReader {
             throw fail.permanent(STEP, "corrupt archive" + scan.where() + ": " + e.getMessage(), e);
         }
         return new Result(HexFormat.of().formatHex(sha.digest()), Optional.ofNullable(scan.manifest),
-                Set.copyOf(scan.files), scan.entries, scan.total);
+                Set.copyOf(scan.files), scan.entries, scan.total, counted.count());
     }
 
     private static void drain(InputStream in) throws IOException {

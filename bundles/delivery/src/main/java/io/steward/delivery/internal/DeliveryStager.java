@@ -6,6 +6,7 @@ import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
 import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
+import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
@@ -45,6 +46,10 @@ import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.FieldOption;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -126,6 +131,11 @@ public final class DeliveryStager implements ArtifactStager {
     private final ScheduledExecutorService watchdog;
     private final Clock clock = Clock.systemUTC();
     private final ConcurrentHashMap<AddonId, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+    /** Metrics count delivered bytes and verification failures here (whiteboard). */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            fieldOption = FieldOption.UPDATE)
+    private final List<StewardObserver> observers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Test hook: called with "extracted" before the move into versions/, "staged" after it. */
     volatile Consumer<String> checkpoint = point -> { };
@@ -230,6 +240,12 @@ public final class DeliveryStager implements ArtifactStager {
                 return reuse(fail, addon, ref, sha, slot.dir(), slot.existing().get());
             }
             return fetchAndStage(fail, addon, ref, sha, slot.dir());
+        } catch (SupervisionException e) {
+            if (e.disposition() == SupervisionException.Disposition.PERMANENT) {
+                String step = Failures.step(e.getMessage());
+                StewardObserver.each(observers, o -> o.verificationFailed(a.id(), step));
+            }
+            throw e;
         } finally {
             lock.unlock();
         }
@@ -361,6 +377,8 @@ public final class DeliveryStager implements ArtifactStager {
             }
             FileOps.syncDirectory(target.getParent());
             checkpoint.accept("staged");
+            long bytes = result.artifactBytes();
+            StewardObserver.each(observers, o -> o.delivered(a.id(), bytes));
             LOG.info("Add-on {}: staged {} (sha256 {}, {}) in {}", a.id(), a.version(), sha,
                     verdict.key().map(k -> "signed by " + k).orElse("unsigned"), target);
             return new StagedArtifact(target, manifest, sha);

@@ -31,6 +31,12 @@ record Failures(String addon) {
         return "add-on " + addon + ": " + step + ": " + cause.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
+    /** The step of a message this class built ({@code add-on <id>: <step>: <cause>}), or {@code unknown}. */
+    static String step(String message) {
+        String[] parts = String.valueOf(message).split(": ", 3);
+        return parts.length == 3 && parts[1].matches("[a-z][a-z_ -]{0,30}") ? parts[1] : "unknown";
+    }
+
     /** The short description of an I/O error: its message, or its type when it has none. */
     static String describe(Throwable e) {
         String m = e.getMessage();

@@ -7,6 +7,7 @@ import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AssignmentSource;
 import io.steward.supervision.CommandResult;
+import io.steward.deploy.DeployFolder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -39,14 +40,19 @@ public final class OneShotCommand {
     private volatile ServiceRegistration<?> result;
 
     private final List<AssignmentSource> sources;
+    /** What guards deploy/ (the launcher starts it first), or null (an embedding without one). */
+    private final DeployFolder deploy;
 
     // the sources are constructor-injected so the worker never sees them unset; the launcher
     // starts this bundle last, when every source and dispatcher is registered
     @Activate
     public OneShotCommand(BundleContext context, @Reference SupervisionService supervision,
                           @Reference(cardinality = ReferenceCardinality.MULTIPLE,
-                                  policyOption = ReferencePolicyOption.GREEDY) List<AssignmentSource> sources) {
+                                  policyOption = ReferencePolicyOption.GREEDY) List<AssignmentSource> sources,
+                          @Reference(cardinality = ReferenceCardinality.OPTIONAL,
+                                  policyOption = ReferencePolicyOption.GREEDY) DeployFolder deploy) {
         this.context = context;
+        this.deploy = deploy;
         this.supervision = supervision;
         this.sources = List.copyOf(sources);
         String command = context.getProperty("steward.command");
@@ -134,8 +140,11 @@ public final class OneShotCommand {
         ReconcileReport r = supervision.plan().toCompletableFuture().get(1, TimeUnit.DAYS);
         java.util.Optional<AgentLock> agent = AgentLock.holder(HostLayout.from(context::getProperty).state());
         // a source in error (a malformed assignments.json) is what the agent is warning about too
-        return new CommandResult(0, json ? Render.statusJson(r.statuses(), agent)
-                : AgentLock.describe(agent) + "\n" + Render.statusTable(r.statuses()), String.join("\n", warnings(r)));
+        DeployFolder d = deploy;
+        String deployLine = DeployRender.line(d);
+        return new CommandResult(0, json ? Render.statusJson(r.statuses(), agent, d)
+                : AgentLock.describe(agent) + "\n" + (deployLine.isEmpty() ? "" : deployLine + "\n")
+                        + Render.statusTable(r.statuses()), String.join("\n", warnings(r)));
     }
 
     /** The document named on the command line must be valid, or nothing happens (exit 2). */

@@ -38,13 +38,17 @@ final class Render {
     }
 
     /** {@code steward status --json}: the add-ons and whether an agent holds the data directory. */
-    static String statusJson(List<SupervisionStatus> statuses, Optional<AgentLock> holder) {
+    static String statusJson(List<SupervisionStatus> statuses, Optional<AgentLock> holder,
+                             io.steward.deploy.DeployFolder deploy) {
         JsonObject agent = new JsonObject();
         agent.addProperty("running", holder.map(AgentLock::agent).orElse(false));
         holder.filter(h -> h.pid() > 0).ifPresent(h -> agent.addProperty("pid", h.pid()));
         holder.filter(h -> !h.since().isEmpty()).ifPresent(h -> agent.addProperty("since", h.since()));
         JsonObject o = new JsonObject();
         o.add("agent", agent);
+        if (deploy != null) {
+            o.add("deploy", DeployRender.json(deploy));
+        }
         o.add("addons", statusArray(statuses));
         return GSON.toJson(o);
     }
@@ -83,7 +87,7 @@ final class Render {
         return GSON.toJson(o);
     }
 
-    static String kindsJson(List<KindInfo> kinds) {
+    static String kindsJson(List<KindInfo> kinds, io.steward.deploy.DeployFolder deploy) {
         JsonArray a = new JsonArray();
         for (KindInfo k : kinds) {
             JsonObject o = new JsonObject();
@@ -94,6 +98,9 @@ final class Render {
         }
         JsonObject o = new JsonObject();
         o.add("kinds", a);
+        if (deploy != null) {
+            o.add("deploy", DeployRender.json(deploy));
+        }
         return GSON.toJson(o);
     }
 

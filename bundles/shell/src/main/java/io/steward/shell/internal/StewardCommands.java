@@ -1,6 +1,7 @@
 package io.steward.shell.internal;
 
 import io.steward.supervision.AddonId;
+import io.steward.deploy.DeployFolder;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
 import io.steward.supervision.SupervisionStatus;
@@ -12,6 +13,9 @@ import org.apache.felix.service.command.Parameter;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /** The {@code steward:} Gogo commands: thin delegation to {@link SupervisionService}. */
 @Component(service = StewardCommands.class, property = {
@@ -22,6 +26,11 @@ import org.osgi.service.component.annotations.Reference;
 public final class StewardCommands {
     private static final long WAIT_MINUTES = 10;
     private final SupervisionService supervision;
+
+    /** What guards deploy/ (absent in an embedding that has none). */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    volatile DeployFolder deploy;
 
     @Activate
     public StewardCommands(@Reference SupervisionService supervision) {
@@ -45,7 +54,9 @@ public final class StewardCommands {
     @Descriptor("List the supervision kinds that have a dispatcher, with the bundle serving each")
     public String kinds(@Descriptor("print JSON") @Parameter(names = "--json", presentValue = "true",
             absentValue = "false") boolean json) {
-        return json ? Render.kindsJson(supervision.kinds()) : Render.kindsText(supervision.kinds());
+        DeployFolder d = deploy;
+        return json ? Render.kindsJson(supervision.kinds(), d)
+                : Render.kindsText(supervision.kinds()) + DeployRender.quarantinedText(d);
     }
 
     @Descriptor("Run a reconcile pass now and show what it did")

@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import io.steward.delivery.StagedArtifact;
+import io.steward.observe.StewardObserver;
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
@@ -54,9 +55,15 @@ public final class UpdaterClient implements PrivilegedOperations, UnitInstaller 
 
     private final Path socket;
     private volatile boolean protocolChecked;
+    private volatile Iterable<StewardObserver> observers = List.of();
 
     public UpdaterClient(Path socket) {
         this.socket = Objects.requireNonNull(socket, "socket");
+    }
+
+    /** Who counts calls and refusals (metrics); none by default. */
+    void observers(Iterable<StewardObserver> observers) {
+        this.observers = Objects.requireNonNull(observers, "observers");
     }
 
     /** The updater's socket. */
@@ -135,28 +142,43 @@ public final class UpdaterClient implements PrivilegedOperations, UnitInstaller 
      */
     public JsonObject call(String addon, String step, JsonObject request, Duration timeout) throws SupervisionException {
         String op = Protocol.string(request, "op", "");
-        if (!protocolChecked) {
-            checkProtocol(addon, step, op);
+        String[] refusal = {"unreachable"};     // until the updater answers
+        try {
+            if (!protocolChecked) {
+                checkProtocol(addon, step, op);
+            }
+            JsonObject answer = exchange(addon, step, request, timeout);
+            if (Protocol.bool(answer, "ok")) {
+                refusal[0] = "";
+                return answer;
+            }
+            JsonObject error = answer.has("error") && answer.get("error").isJsonObject()
+                    ? answer.getAsJsonObject("error") : new JsonObject();
+            String code = Protocol.string(error, "code", "");
+            String message = Protocol.string(error, "message", "no message");
+            if (code.equals(Protocol.E_PROTOCOL) || code.equals(Protocol.E_UNKNOWN_OP)) {
+                protocolChecked = false;
+                refusal[0] = "protocol";
+                throw upgrade(addon, step, message);
+            }
+            if (code.equals(Protocol.E_FORBIDDEN)) {
+                refusal[0] = "forbidden";
+                throw forbidden(addon, step, message);
+            }
+            Disposition d = Protocol.PERMANENT.equals(Protocol.string(error, "disposition", ""))
+                    ? Disposition.PERMANENT : Disposition.TRANSIENT;
+            refusal[0] = d == Disposition.PERMANENT ? "permanent" : "transient";
+            throw new SupervisionException(d, message.startsWith("add-on ") ? message
+                    : "add-on " + addon + ": " + step + ": the steward-updater refused the request: " + message);
+        } catch (SupervisionException e) {
+            if (refusal[0].equals("unreachable") && e.getCause() instanceof SocketTimeoutException) {
+                refusal[0] = "timeout";
+            }
+            throw e;
+        } finally {
+            String reason = refusal[0];
+            StewardObserver.each(observers, o -> o.updaterCall(op, reason));
         }
-        JsonObject answer = exchange(addon, step, request, timeout);
-        if (Protocol.bool(answer, "ok")) {
-            return answer;
-        }
-        JsonObject error = answer.has("error") && answer.get("error").isJsonObject()
-                ? answer.getAsJsonObject("error") : new JsonObject();
-        String code = Protocol.string(error, "code", "");
-        String message = Protocol.string(error, "message", "no message");
-        if (code.equals(Protocol.E_PROTOCOL) || code.equals(Protocol.E_UNKNOWN_OP)) {
-            protocolChecked = false;
-            throw upgrade(addon, step, message);
-        }
-        if (code.equals(Protocol.E_FORBIDDEN)) {
-            throw forbidden(addon, step, message);
-        }
-        Disposition d = Protocol.PERMANENT.equals(Protocol.string(error, "disposition", ""))
-                ? Disposition.PERMANENT : Disposition.TRANSIENT;
-        throw new SupervisionException(d, message.startsWith("add-on ") ? message
-                : "add-on " + addon + ": " + step + ": the steward-updater refused the request: " + message);
     }
 
     private SupervisionException forbidden(String addon, String step, String message) {

@@ -1,16 +1,23 @@
 package io.steward.privileged.client.internal;
 
+import io.steward.observe.StewardObserver;
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.privileged.ProcessIdentity;
 import io.steward.privileged.UnitInstaller;
 import java.nio.file.Path;
 import java.util.Hashtable;
+import java.util.List;
 import java.util.OptionalLong;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.FieldOption;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,6 +34,11 @@ public final class UpdaterClientRegistrar {
     private static final Logger LOG = LoggerFactory.getLogger(UpdaterClientRegistrar.class);
 
     private final ServiceRegistration<?> registration;
+
+    /** Metrics count calls and refusals here (whiteboard); handed to the client. */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            fieldOption = FieldOption.UPDATE)
+    private final List<StewardObserver> observers = new CopyOnWriteArrayList<>();
 
     @Activate
     public UpdaterClientRegistrar(BundleContext context) {
@@ -47,8 +59,10 @@ public final class UpdaterClientRegistrar {
         Hashtable<String, Object> properties = new Hashtable<>();
         properties.put("privileged.mode", "updater");
         properties.put(Protocol.SOCKET_PROPERTY, socket.toString());
+        UpdaterClient client = new UpdaterClient(socket);
+        client.observers(observers);
         registration = context.registerService(new String[] {PrivilegedOperations.class.getName(),
-                UnitInstaller.class.getName()}, new UpdaterClient(socket), properties);
+                UnitInstaller.class.getName()}, client, properties);
         LOG.info("Privileged work goes to the steward-updater at {} (the agent runs as uid {})", socket,
                 uid.isPresent() ? uid.getAsLong() : "unknown");
     }

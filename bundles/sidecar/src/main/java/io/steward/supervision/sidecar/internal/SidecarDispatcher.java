@@ -156,6 +156,11 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             policyOption = ReferencePolicyOption.GREEDY)
     volatile PrivilegedOperations privileged;
 
+    /** Metrics count restarts here (whiteboard). */
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            fieldOption = org.osgi.service.component.annotations.FieldOption.UPDATE)
+    private final List<io.steward.observe.StewardObserver> observers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     @Activate
     public SidecarDispatcher(BundleContext context,
                              @Reference(name = "stager", policyOption = ReferencePolicyOption.GREEDY) ArtifactStager stager,
@@ -953,6 +958,9 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 spec.params().permanentExitCodes(), uptime, Instant.now(), ThreadLocalRandom.current().nextDouble());
         s.run = null;
         s.history = d.history();
+        if (d.action() != RestartPolicy.Action.REJECT) {     // restarted now or after the crash-loop delay
+            io.steward.observe.StewardObserver.each(observers, o -> o.restarted(s.id));
+        }
         switch (d.action()) {
             case REJECT -> {
                 s.enter(Phase.REJECTED, what + ", which its manifest declares permanent; not restarted until the"

@@ -1,0 +1,2 @@
+/** The metrics bundle's implementation; nothing is exported. */
+package io.steward.metrics.internal;
