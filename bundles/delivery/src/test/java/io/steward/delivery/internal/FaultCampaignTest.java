@@ -215,14 +215,43 @@ class FaultCampaignTest {
         String sha = Fixtures.sha256(tgz);
         tls.files.put("slow.tar.gz", tgz);
         DeliveryStager stager = host.stager(Map.of("tls_truststore", tls.certificatePem.toString(),
-                "read_timeout_seconds", 3));
+                "read_timeout_seconds", 5));
         try {
-            // 10 pieces 500 ms apart: 4.5 s in all, never 3 s without a byte
+            // 10 pieces 700 ms apart: 6.3 s in all, more than the timeout, but never 5 s without a byte
             AddonRecord r = host.record(ID, "2.0", "sidecar", tls.url("/slow/slow.tar.gz"), sha,
                     demo.sign(ID, "2.0", sha), Optional.empty(), Optional.of(ID));
             install(stager, r);
             assertEquals(Optional.of("versions/2.0"), host.current(ID));
             Fixtures.assertNoLeftovers(host);
+        } finally {
+            stager.deactivate();
+        }
+    }
+
+    /**
+     * A trust store that cannot be read. As root (these tests) a mode cannot forbid reading, so the directory is
+     * replaced by a file: listing it fails as it fails with EACCES for the agent's user, through the same path.
+     */
+    @Test
+    void anUnreadableTrustStoreIsTransientChangesNothingThenConverges() throws Exception {
+        Host host = new Host(Files.createDirectories(shared.resolve("trust-unreadable")));
+        Fixtures.trust(host.trust, demo);
+        DeliveryStager stager = host.stager(Map.of());
+        try {
+            install(stager, host.signed(ID, "1.0", artifact("1.0", 1000), demo));
+            AddonRecord v2 = host.signed(ID, "2.0", artifact("2.0", 1000), demo);
+            Path aside = Files.move(host.trust, host.root.resolve("trust.aside"));
+            Files.writeString(host.trust, "not a directory");
+            Map<String, String> before = visible(host);
+            SupervisionException e = assertThrows(SupervisionException.class, () -> stager.stage(v2));
+            assertOneSentence(e, "verify: cannot read the trust store " + host.trust);
+            assertEquals(before, visible(host));
+            assertEquals(Optional.of("versions/1.0"), host.current(ID));
+
+            Files.delete(host.trust);
+            Files.move(aside, host.trust);
+            install(stager, v2);
+            assertEquals(Optional.of("versions/2.0"), host.current(ID));
         } finally {
             stager.deactivate();
         }

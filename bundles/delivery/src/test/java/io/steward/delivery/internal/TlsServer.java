@@ -21,7 +21,7 @@ import javax.net.ssl.SSLContext;
 /**
  * An HTTPS server on 127.0.0.1 with a self-signed certificate made at test time with {@code keytool}.
  * Serves {@code /a/<name>} from {@link #files}, {@code /status/<code>} with that status, and
- * {@code /slow/<name>} (a file of {@link #files} in 10 pieces 500 ms apart) and {@code /stall} (headers, some bytes,
+ * {@code /slow/<name>} (a file of {@link #files} in 10 pieces 700 ms apart) and {@code /stall} (headers, some bytes,
  * then nothing until closed).
  */
 final class TlsServer implements AutoCloseable {
@@ -71,7 +71,7 @@ final class TlsServer implements AutoCloseable {
             }
             ex.close();
         });
-        server.createContext("/slow/", ex -> {         // a slow link: 10 pieces, 500 ms apart
+        server.createContext("/slow/", ex -> {         // a slow link: 10 pieces, 700 ms apart
             byte[] body = files.get(ex.getRequestURI().getPath().substring(6));
             ex.sendResponseHeaders(200, body.length);
             try (OutputStream out = ex.getResponseBody()) {
@@ -79,7 +79,7 @@ final class TlsServer implements AutoCloseable {
                 for (int off = 0; off < body.length; off += piece) {
                     out.write(body, off, Math.min(piece, body.length - off));
                     out.flush();
-                    if (release.await(500, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    if (release.await(700, java.util.concurrent.TimeUnit.MILLISECONDS)) {
                         return;
                     }
                 }
