@@ -18,15 +18,19 @@ final class AtomicFiles {
         Path dir = target.getParent();
         Files.createDirectories(dir);
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
-        // a stream, not a FileChannel: an interrupt (agent shutdown) must not abort a state write
-        try (FileOutputStream out = new FileOutputStream(tmp.toFile())) {
-            out.write(bytes);
-            out.getFD().sync();
-        }
         try {
+            // a stream, not a FileChannel: an interrupt (agent shutdown) must not abort a state write
+            try (FileOutputStream out = new FileOutputStream(tmp.toFile())) {
+                out.write(bytes);
+                out.getFD().sync();
+            }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
+            Files.deleteIfExists(tmp);
             throw new IOException("cannot replace " + target + " atomically", e);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);     // a full disk leaves the old file and no torn temporary beside it
+            throw e;
         }
         syncDirectory(dir);
     }

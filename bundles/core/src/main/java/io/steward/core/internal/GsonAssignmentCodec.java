@@ -58,6 +58,23 @@ public final class GsonAssignmentCodec implements AssignmentCodec {
 
     @Override
     public Parsed parse(String json, boolean strict) throws InvalidDocumentException {
+        try {
+            return printable(parseDocument(json, strict));
+        } catch (InvalidDocumentException e) {
+            throw printable(e);
+        }
+    }
+
+    @Override
+    public Parsed applyOverride(AssignmentDocument document, String overrideJson) throws InvalidDocumentException {
+        try {
+            return printable(mergeOverride(document, overrideJson));
+        } catch (InvalidDocumentException e) {
+            throw printable(e);
+        }
+    }
+
+    private Parsed parseDocument(String json, boolean strict) throws InvalidDocumentException {
         List<String> warnings = new ArrayList<>();
         JsonObject root = rootObject(json, "document");
         checkFields(root, "", ROOT_FIELDS, strict, warnings);
@@ -78,8 +95,7 @@ public final class GsonAssignmentCodec implements AssignmentCodec {
         return new Parsed(new AssignmentDocument(revision, addons), warnings);
     }
 
-    @Override
-    public Parsed applyOverride(AssignmentDocument document, String overrideJson) throws InvalidDocumentException {
+    private Parsed mergeOverride(AssignmentDocument document, String overrideJson) throws InvalidDocumentException {
         List<String> warnings = new ArrayList<>();
         JsonObject root = rootObject(overrideJson, "local override");
         checkFields(root, "", Set.of("addons"), true, warnings);
@@ -154,7 +170,29 @@ public final class GsonAssignmentCodec implements AssignmentCodec {
 
     /** Parses one assignment written by {@link #toJson} (the ledger's own records). */
     public Assignment fromJson(JsonObject o) throws InvalidDocumentException {
-        return assignment(o, "assignment", true, new ArrayList<>());
+        try {
+            return assignment(o, "assignment", true, new ArrayList<>());
+        } catch (InvalidDocumentException e) {
+            throw printable(e);
+        }
+    }
+
+    // Messages quote field names and values from the document: control characters and line separators are
+    // escaped there, once, so that a refusal or a warning stays one line in the log and in `steward status`.
+    private static InvalidDocumentException printable(InvalidDocumentException e) {
+        String m = printable(e.getMessage());
+        return m.equals(e.getMessage()) ? e : new InvalidDocumentException(m, e.getCause());
+    }
+
+    private static Parsed printable(Parsed p) {
+        return new Parsed(p.document(), p.warnings().stream().map(GsonAssignmentCodec::printable).toList());
+    }
+
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        s.chars().forEach(c -> b.append(Character.isISOControl(c) || c == 0x2028 || c == 0x2029
+                ? String.format("\\u%04x", c) : String.valueOf((char) c)));
+        return b.toString();
     }
 
     /** The canonical spelling of a kind ({@code agent_sidecar} is upstream's name for {@code sidecar}). */

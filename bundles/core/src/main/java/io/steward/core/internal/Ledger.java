@@ -175,7 +175,8 @@ final class Ledger {
         try {
             AtomicFiles.write(file, GSON.toJson(o).getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the ledger file " + file, e);
+            throw new UncheckedIOException("cannot write the ledger file " + file + ": " + (e.getMessage() == null
+                    ? e.getClass().getSimpleName() : e.getMessage()), e);
         }
     }
 

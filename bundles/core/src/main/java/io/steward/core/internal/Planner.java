@@ -80,7 +80,10 @@ final class Planner {
         if (failure.isPresent() && failure.get().permanent()) {
             return step(a, Action.SKIP_REJECTED, failure.get().error() + "; not retried until the assignment changes");
         }
-        if (failure.isPresent() && in.now().isBefore(failure.get().retryAt())) {
+        // a wall clock earlier than the failure's own record went backwards: its retry time means nothing then
+        // (it could be days away), so the backoff counts as over; a jump forwards only makes the retry due sooner
+        boolean clockWentBack = entry.isPresent() && in.now().isBefore(entry.get().since());
+        if (failure.isPresent() && in.now().isBefore(failure.get().retryAt()) && !clockWentBack) {
             return step(a, Action.WAIT_RETRY, failure.get().error() + "; next attempt at " + failure.get().retryAt());
         }
         if (installed.isEmpty()) {

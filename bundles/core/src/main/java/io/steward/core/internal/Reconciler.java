@@ -23,6 +23,7 @@ import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
@@ -712,12 +713,27 @@ public final class Reconciler implements SupervisionService, AuditSink {
         } catch (DispatcherGone e) {
             setState(step.id(), step.kind(), SupervisionState.DETACHED, "the dispatcher of kind " + step.kind()
                     + " went away during the pass; left as it is", clock.instant());
+        } catch (UncheckedIOException e) {
+            // the state directory cannot be written (a full or read-only disk): transient, nothing was attempted
+            // that is not on disk; the pass after the disk is back plans it again
+            String detail = "add-on " + step.id() + ": " + step.action().wireName() + ": " + e.getMessage()
+                    + "; retried at the next pass";
+            LOG.error("{}", detail);
+            recordDespiteTheDisk(step, detail);
         } catch (RuntimeException e) {
             LOG.error("Add-on {}: {} failed unexpectedly", step.id(), step.action().wireName(), e);
-            setState(step.id(), step.kind(), SupervisionState.FAILED, step.action().wireName()
-                    + " failed unexpectedly: " + e, clock.instant());
+            recordDespiteTheDisk(step, step.action().wireName() + " failed unexpectedly: " + e);
         }
         return List.of(step);
+    }
+
+    /** FAILED with {@code detail}; in memory (status shows it) even when the ledger cannot be written. */
+    private void recordDespiteTheDisk(PlanStep step, String detail) {
+        try {
+            setState(step.id(), step.kind(), SupervisionState.FAILED, detail, clock.instant());
+        } catch (UncheckedIOException e) {
+            LOG.debug("Add-on {}: its failure is not on disk either: {}", step.id(), e.getMessage());
+        }
     }
 
     /** The kind's dispatcher unregistered between the decision and the call (a bundle update). */

@@ -11,6 +11,7 @@ import io.steward.supervision.Assignment;
 import io.steward.supervision.AssignmentCodec.Parsed;
 import io.steward.supervision.AssignmentDocument;
 import io.steward.supervision.InvalidDocumentException;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -94,6 +95,18 @@ class GsonAssignmentCodecTest {
                 .getMessage().startsWith("$: document"));
         assertEquals("$: document must be a JSON object",
                 assertThrows(InvalidDocumentException.class, () -> codec.parse("[]", true)).getMessage());
+    }
+
+    /** Found by AssignmentCodecFuzzTest (corpus: crash-newline-in-a-field-name): a refusal was two lines. */
+    @Test
+    void refusalsAndWarningsQuotingTheDocumentStayOneLine() throws Exception {
+        String doc = doc("{\"id\":\"a\",\"version\":\"1\",\"supervision\":\"config_toggle\",\"\\nabled\":1}");
+        assertEquals("addons[0].\\u000aabled: unknown field",
+                assertThrows(InvalidDocumentException.class, () -> codec.parse(doc, true)).getMessage());
+        assertEquals(List.of("addons[0].\\u000aabled: unknown field ignored"), codec.parse(doc, false).warnings());
+        assertEquals("addons[0].id: \"a\\u2028b\" is not a valid add-on id (lower-case letters, digits, _ and -, at "
+                + "most 63, starting with a letter or digit)", assertThrows(InvalidDocumentException.class,
+                () -> codec.applyOverride(AssignmentDocument.EMPTY, "{\"addons\":[{\"id\":\"a\u2028b\"}]}")).getMessage());
     }
 
     @Test

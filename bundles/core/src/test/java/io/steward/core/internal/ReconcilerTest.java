@@ -762,4 +762,63 @@ class ReconcilerTest {
         assertEquals(SupervisionState.READY, r.status(new AddonId("a")).orElseThrow().state());
         assertTrue(statusCalls.get() >= 1);
     }
+
+    /**
+     * Fault campaign (README "Faults"): the state directory's disk fills up between passes. The update that would
+     * be recorded first fails transiently with a sentence naming the ledger file and the cause, nothing is applied
+     * that the ledger does not know, what runs keeps running, no torn or temporary file is left, and the pass after
+     * the space is back converges. The disk is a 1 MiB tmpfs the test mounts over its data directory (root).
+     */
+    @Test
+    void aFullStateDiskFailsTheUpdateTransientlyKeepsWhatRunsAndConvergesWhenSpaceIsBack() throws Exception {
+        run("mount", "-t", "tmpfs", "-o", "size=1m", "steward-fault", data.toString());
+        try {
+            FakeSource source = new FakeSource();
+            source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+            FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+            Reconciler r = reconciler(source);
+            bind(r, toggles);
+            assertTrue(run(r).converged());
+            Path ledgerFile = data.resolve("state/ledger/a.json");
+            String recorded = Files.readString(ledgerFile);
+
+            Path filler = data.resolve("filler");
+            try (java.io.OutputStream out = Files.newOutputStream(filler)) {
+                byte[] block = new byte[4096];
+                while (Files.getFileStore(data).getUsableSpace() > 0) {
+                    out.write(block);
+                }
+            } catch (java.io.IOException full) {
+                // the disk is full
+            }
+            source.set(doc(toggle("a", "2.0"), toggle("b", "1.0")));
+            ReconcileReport report = run(r);
+            assertEquals(SupervisionState.FAILED, state(report, "a"));
+            String detail = report.statuses().stream().filter(s -> s.id().value().equals("a")).findFirst()
+                    .orElseThrow().detail();
+            assertEquals("add-on a: update: cannot write the ledger file " + ledgerFile + ": No space left on device; "
+                    + "retried at the next pass", detail);
+            assertEquals(SupervisionState.READY, state(report, "b"));
+            assertEquals("1.0", toggles.running.get(new AddonId("a")), "what runs keeps running");
+            assertEquals(0, toggles.count("apply a 2.0"), "nothing is applied that the ledger does not record");
+            assertEquals(recorded, Files.readString(ledgerFile), "the ledger file is the old one, whole");
+            try (var files = Files.list(ledgerFile.getParent())) {
+                assertEquals(List.of(), files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList());
+            }
+
+            Files.delete(filler);
+            ReconcileReport after = run(r);
+            assertEquals(SupervisionState.READY, state(after, "a"), after.toString());
+            assertEquals("2.0", toggles.running.get(new AddonId("a")), "converged once space is back");
+            r.deactivate();
+        } finally {
+            run("umount", "-l", data.toString());
+        }
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
+    }
 }

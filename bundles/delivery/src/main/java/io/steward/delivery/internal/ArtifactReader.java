@@ -94,7 +94,7 @@ final class ArtifactReader {
                 Thread.currentThread().interrupt();
                 throw fail.temporary(STEP, "interrupted", e);
             }
-            throw fail.temporary(STEP, "cannot write " + e.path + ": " + Failures.describe(e.getCause()), e);
+            throw fail.temporary(STEP, "cannot write " + e.path + sink.where() + ": " + Failures.describe(e.getCause()), e);
         } catch (InterruptedIOException e) {
             Thread.currentThread().interrupt();
             throw fail.temporary(STEP, "interrupted", e);

@@ -151,7 +151,9 @@ final class Fetcher {
         try {
             response = client.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (HttpConnectTimeoutException e) {
-            throw fail.temporary(STEP, "connecting to " + host(uri) + " timed out after " + connectTimeout.toSeconds() + " s", e);
+            // the request's own timeout also ends a connect (or TLS handshake) still in progress: say which bound hit
+            throw fail.temporary(STEP, "connecting to " + host(uri) + " timed out after "
+                    + Math.min(connectTimeout.toSeconds(), readTimeout.toSeconds()) + " s", e);
         } catch (HttpTimeoutException e) {
             throw fail.temporary(STEP, "no response from " + host(uri) + " within " + readTimeout.toSeconds() + " s", e);
         } catch (ConnectException e) {

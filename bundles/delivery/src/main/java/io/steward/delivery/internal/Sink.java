@@ -29,6 +29,11 @@ interface Sink {
 
     void end(boolean executable) throws IOException;
 
+    /** Where the files go, for a failure's sentence ({@code " into <dir>"}: a full disk names the disk). */
+    default String where() {
+        return "";
+    }
+
     /** Discards the content (used by {@code steward verify}: nothing touches the disk). */
     Sink DISCARD = new Sink() {
         @Override
@@ -62,6 +67,11 @@ interface Sink {
         Directory(Path root, boolean sync) {
             this.root = root;
             this.sync = sync;
+        }
+
+        @Override
+        public String where() {
+            return " into " + root;
         }
 
         @Override

@@ -21,7 +21,8 @@ import javax.net.ssl.SSLContext;
 /**
  * An HTTPS server on 127.0.0.1 with a self-signed certificate made at test time with {@code keytool}.
  * Serves {@code /a/<name>} from {@link #files}, {@code /status/<code>} with that status, and
- * {@code /stall} (headers, some bytes, then nothing until closed).
+ * {@code /slow/<name>} (a file of {@link #files} in 10 pieces 700 ms apart) and {@code /stall} (headers, some bytes,
+ * then nothing until closed).
  */
 final class TlsServer implements AutoCloseable {
     final Path certificatePem;
@@ -67,6 +68,23 @@ final class TlsServer implements AutoCloseable {
             ex.sendResponseHeaders(code, body.length);
             try (OutputStream out = ex.getResponseBody()) {
                 out.write(body);
+            }
+            ex.close();
+        });
+        server.createContext("/slow/", ex -> {         // a slow link: 10 pieces, 700 ms apart
+            byte[] body = files.get(ex.getRequestURI().getPath().substring(6));
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                int piece = (body.length + 9) / 10;
+                for (int off = 0; off < body.length; off += piece) {
+                    out.write(body, off, Math.min(piece, body.length - off));
+                    out.flush();
+                    if (release.await(700, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        return;
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
             ex.close();
         });

@@ -12,17 +12,36 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import com.code_intelligence.jazzer.junit.DictionaryFile;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.steward.supervision.AddonId;
+import io.steward.supervision.HostLayout;
+import io.steward.supervision.spi.SupervisionException;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link UnitFile#parse} on random bytes (no systemd): it never throws anything but {@link RuleViolation}, and its
- * canonical form is a fixed point — {@code parse(canonical(parse(x)))} reads the same assignments as
+ * {@link UnitFile#parse} and {@link UnitPolicy#check} on random bytes (no systemd): a seeded generator (the
+ * {@code @Test}) and Jazzer (the {@code @FuzzTest}, README "Fuzzing") share one {@link #oracle}. The parser
+ * never throws anything but {@link RuleViolation}, and its canonical form is a fixed point — {@code parse(canonical(parse(x)))} reads the same assignments as
  * {@code parse(x)} and re-serialises to the same text; what is accepted is plain ASCII with no backslash but a
  * single trailing one. Seed {@code -Dsteward.fuzz.seed=<n>} (printed), count {@code -Dsteward.fuzz.count=<n>}.
  */
 class UnitFileFuzzTest {
     static final long SEED = Long.getLong("steward.fuzz.seed", 20261206L);
     static final int COUNT = Integer.getInteger("steward.fuzz.count", 3000) * 10;
+    private static final AtomicLong EXECUTIONS = new AtomicLong();
+    /** A policy context like the tests' (paths under /tmp and /data are "writable by others"). */
+    private static final UnitPolicy.Context POLICY = new UnitPolicy.Context(new AddonId("fz"),
+            new HostLayout(Path.of("/data"), Path.of("/etc/steward"), Path.of("/etc/steward/trust"),
+                    Path.of("/etc/systemd/system"), Path.of("/usr/lib/steward/addons")),
+            Path.of("/usr/lib/steward/addons/fz/versions/abc"), Set.of("steward-fz.service", "steward-fz.timer"),
+            Set.of("steward", "999"), p -> p.startsWith("/data") || p.startsWith("/tmp")
+                    ? Optional.of(p + " is writable by others") : Optional.empty());
 
     /** Pieces a unit is made of, and the bytes parsers disagree on. */
     private static final String[] PIECES = {"[Unit]", "[Service]", "[Timer]", "[Install]", "[service]", "[ Unit]",
@@ -42,41 +61,101 @@ class UnitFileFuzzTest {
         for (int i = 0; i < COUNT; i++) {
             byte[] bytes = r.nextInt(4) == 0 ? randomBytes(r) : pieces(r);
             String unit = r.nextInt(4) == 0 ? "steward-fz.timer" : "steward-fz.service";
-            UnitFile f;
-            try {
-                f = UnitFile.parse(unit, bytes);
-            } catch (RuleViolation v) {
-                rules.merge(v.rule(), 1, Integer::sum);
-                assertTrue(v.getMessage().startsWith(unit), v.getMessage());
-                assertTrue(v.getMessage().endsWith("[rule: " + v.rule() + "]"), v.getMessage());
-                continue;
-            } catch (RuntimeException e) {
-                throw new AssertionError("input #" + i + " (seed " + SEED + ") threw " + e + ": " + escape(bytes), e);
-            }
-            accepted++;
-            String text = new String(bytes, StandardCharsets.UTF_8);
-            assertTrue(plain(text), "only TAB, LF, printable ASCII (and printable Unicode in comments): "
-                    + escape(bytes));
-            String canonical = f.canonical();
-            UnitFile again;
-            try {
-                again = UnitFile.parse(unit, canonical.getBytes(StandardCharsets.UTF_8));
-            } catch (RuleViolation v) {
-                fail("input #" + i + " (seed " + SEED + "): its canonical form is refused (" + v.getMessage() + "): "
-                        + escape(bytes) + "\n  canonical: " + escape(canonical.getBytes(StandardCharsets.UTF_8)));
-                return;
-            }
-            assertEquals(bySection(f), bySection(again), "input #" + i + ": " + escape(bytes));
-            assertEquals(canonical, again.canonical(), "input #" + i + ": " + escape(bytes));
-            assertFalse(canonical.contains("\\"), "a canonical form has no continuation: " + escape(bytes));
-            for (Entry e : f.entries()) {
-                assertEquals(UnitFile.strip(e.key()), e.key());
-                assertEquals(UnitFile.strip(e.value()), e.value());
-                assertFalse(e.key().contains("="), e.key());
+            String rule = oracle(unit, bytes, "input #" + i + " (seed " + SEED + ")");
+            if (rule == null) {
+                accepted++;
+            } else {
+                rules.merge(rule, 1, Integer::sum);
             }
         }
         System.out.println("UnitFileFuzzTest: " + COUNT + " inputs, " + accepted + " accepted, refusals per rule " + rules);
         assertTrue(accepted > COUNT / 50, "the generator should yield accepted inputs: " + accepted);
+    }
+
+    /**
+     * The same oracle, coverage-guided (Jazzer; README "Fuzzing"): the first byte picks the unit's type, the rest
+     * is the unit file. Seed corpus: {@code UnitFileFuzzTestInputs/}, dictionary: {@link #PIECES}' constructs.
+     */
+    @FuzzTest
+    @DictionaryFile(resourcePath = "unit.dict")
+    void jazzerParseThrowsOnlyRuleViolationsAndItsCanonicalFormIsAFixedPoint(byte[] input) {
+        EXECUTIONS.incrementAndGet();
+        if (input.length == 0) {
+            return;
+        }
+        String unit = (input[0] & 1) == 0 ? "steward-fz.service" : "steward-fz.timer";
+        oracle(unit, java.util.Arrays.copyOfRange(input, 1, input.length), "the input");
+    }
+
+    @AfterAll
+    static void report() {
+        System.out.println("fuzz: UnitFileFuzzTest " + EXECUTIONS.get() + " executions");
+    }
+
+    /**
+     * The oracle: {@link UnitFile#parse} throws nothing but a {@link RuleViolation} (one sentence naming the unit
+     * and ending in its rule); an accepted text is plain; its canonical form is accepted again, reads the same
+     * assignments and re-serialises to itself (parse ∘ render is stable) and holds no continuation; keys and values
+     * are stripped and keys hold no {@code =}; and the policy ({@link UnitPolicy#check}) refuses an accepted unit
+     * only PERMANENTLY, and what it accepts it accepts again from its own canonical output, unchanged.
+     *
+     * @return null when the parser accepted {@code bytes}, else the rule that refused them
+     */
+    static String oracle(String unit, byte[] bytes, String what) {
+        UnitFile f;
+        try {
+            f = UnitFile.parse(unit, bytes);
+        } catch (RuleViolation v) {
+            assertTrue(v.getMessage().startsWith(unit), v.getMessage());
+            assertTrue(v.getMessage().endsWith("[rule: " + v.rule() + "]"), v.getMessage());
+            assertFalse(v.getMessage().contains("\n"), v.getMessage());
+            return v.rule();
+        } catch (RuntimeException e) {
+            throw new AssertionError(what + " threw " + e + ": " + escape(bytes), e);
+        }
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        assertTrue(plain(text), "only TAB, LF, printable ASCII (and printable Unicode in comments): " + escape(bytes));
+        String canonical = f.canonical();
+        UnitFile again;
+        try {
+            again = UnitFile.parse(unit, canonical.getBytes(StandardCharsets.UTF_8));
+        } catch (RuleViolation v) {
+            fail(what + ": its canonical form is refused (" + v.getMessage() + "): " + escape(bytes)
+                    + "\n  canonical: " + escape(canonical.getBytes(StandardCharsets.UTF_8)));
+            return null;
+        }
+        assertEquals(bySection(f), bySection(again), what + ": " + escape(bytes));
+        assertEquals(canonical, again.canonical(), what + ": " + escape(bytes));
+        assertFalse(canonical.contains("\\"), "a canonical form has no continuation: " + escape(bytes));
+        for (Entry e : f.entries()) {
+            assertEquals(UnitFile.strip(e.key()), e.key());
+            assertEquals(UnitFile.strip(e.value()), e.value());
+            assertFalse(e.key().contains("="), e.key());
+        }
+        policy(unit, bytes, what);
+        return null;
+    }
+
+    /** The policy on a parsed unit: PERMANENT refusals only, and a fixed point on its own output. */
+    private static void policy(String unit, byte[] bytes, String what) {
+        UnitPolicy.CheckedUnit checked;
+        try {
+            checked = UnitPolicy.check(POLICY, Map.of(unit, bytes), unit).get(unit);
+        } catch (SupervisionException e) {
+            assertEquals(SupervisionException.Disposition.PERMANENT, e.disposition(), e.getMessage());
+            assertTrue(e.getMessage().startsWith("add-on fz: "), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            throw new AssertionError(what + ": the policy threw " + e + ": " + escape(bytes), e);
+        }
+        try {
+            UnitPolicy.CheckedUnit twice = UnitPolicy.check(POLICY,
+                    Map.of(unit, checked.canonical().getBytes(StandardCharsets.UTF_8)), unit).get(unit);
+            assertEquals(checked, twice, what + ": the policy's output checks to itself: " + escape(bytes));
+        } catch (SupervisionException e) {
+            fail(what + ": the policy refuses its own output (" + e.getMessage() + "): " + escape(bytes));
+        }
     }
 
     /** What an accepted text may hold: per line, TAB and printable ASCII; on comment lines printable Unicode. */

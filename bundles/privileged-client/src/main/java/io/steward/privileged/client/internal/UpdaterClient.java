@@ -259,6 +259,16 @@ public final class UpdaterClient implements PrivilegedOperations, UnitInstaller 
             if (answer.size() == 0 && writeFailure != null) {
                 throw writeFailure;
             }
+            byte[] bytes = answer.toByteArray();
+            if (bytes.length == 0 || bytes[bytes.length - 1] != '\n') {
+                // every answer ends with a newline: without one the updater stopped mid-request, it is not too old
+                protocolChecked = false;
+                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + addon + ": " + step + ": the "
+                        + "steward-updater at " + socket + " closed the connection " + (bytes.length == 0
+                        ? "without answering" : "in the middle of its answer") + " (it stopped or restarted during "
+                        + "the request; nothing is assumed done, the request is retried); check "
+                        + "'journalctl -u steward-updater'");
+            }
             JsonElement e = JsonParser.parseString(answer.toString(StandardCharsets.UTF_8));
             if (!e.isJsonObject()) {
                 throw new JsonParseException("not an object");

@@ -41,7 +41,7 @@ class UpdaterClientTest {
         }
     }
 
-    /** A fake updater that answers each request with {@code answer}. */
+    /** A fake updater that answers each request with {@code answer} (one line, its newline included). */
     private Path serve(Function<JsonObject, String> answer) throws Exception {
         Path socket = dir.resolve("u.sock");
         server = AFUNIXServerSocket.bindOn(AFUNIXSocketAddress.of(socket));
@@ -55,7 +55,10 @@ class UpdaterClientTest {
                     }
                     JsonObject request = JsonParser.parseString(b.toString(StandardCharsets.UTF_8)).getAsJsonObject();
                     received.add(request);
-                    s.getOutputStream().write((answer.apply(request) + "\n").getBytes(StandardCharsets.UTF_8));
+                    String line = answer.apply(request);
+                    if (line != null) {                    // null: the updater dies before it answers
+                        s.getOutputStream().write(line.getBytes(StandardCharsets.UTF_8));
+                    }
                 } catch (Exception e) {
                     return;
                 }
@@ -69,7 +72,7 @@ class UpdaterClientTest {
         JsonObject o = Protocol.ok();
         o.addProperty("protocol", protocol);
         o.add("ops", Protocol.strings(ops));
-        return Protocol.line(o);
+        return Protocol.line(o) + "\n";
     }
 
     @Test
@@ -99,11 +102,29 @@ class UpdaterClientTest {
         assertTrue(e.getMessage().contains("upgrade steward-updater to protocol 1"), e.getMessage());
     }
 
+    /** Fault campaign (README "Faults"): the updater's socket goes away in the middle of a request. */
+    @Test
+    void anUpdaterThatStopsMidRequestIsATransientFailureNotATooOldOne() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        UpdaterClient client = new UpdaterClient(serve(r -> r.get("op").getAsString().equals("version")
+                ? versionAnswer(1, Protocol.OPS)
+                : calls.incrementAndGet() == 1 ? null : "{\"protocol\":1,\"ok\":tr"));
+        for (String how : List.of("without answering", "in the middle of its answer")) {
+            SupervisionException e = assertThrows(SupervisionException.class, () -> client.release(new AddonId("x")));
+            assertEquals(Disposition.TRANSIENT, e.disposition());
+            assertEquals("add-on x: release: the steward-updater at " + dir.resolve("u.sock") + " closed the connection "
+                    + how + " (it stopped or restarted during the request; nothing is assumed done, the request is "
+                    + "retried); check 'journalctl -u steward-updater'", e.getMessage());
+        }
+        assertEquals(List.of("version", "release", "version", "release"),
+                received.stream().map(r -> r.get("op").getAsString()).toList(), "the protocol is checked again after");
+    }
+
     @Test
     void theUpdatersDispositionIsKept() throws Exception {
         UpdaterClient client = new UpdaterClient(serve(r -> r.get("op").getAsString().equals("version")
                 ? versionAnswer(1, Protocol.OPS)
-                : Protocol.line(Protocol.error(Protocol.E_REFUSED, "add-on x: unit install refused: no", true))));
+                : Protocol.line(Protocol.error(Protocol.E_REFUSED, "add-on x: unit install refused: no", true)) + "\n"));
         SupervisionException e = assertThrows(SupervisionException.class,
                 () -> client.uninstall(new AddonId("x"), List.of("ssh.service"), false));
         assertEquals(Disposition.PERMANENT, e.disposition());

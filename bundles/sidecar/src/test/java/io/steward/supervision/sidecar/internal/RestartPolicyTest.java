@@ -166,4 +166,26 @@ class RestartPolicyTest {
         assertThrows(IllegalArgumentException.class, () -> policy.delay(1, 1.0));
         assertThrows(IllegalArgumentException.class, () -> policy.delay(1, -0.1));
     }
+
+    /**
+     * Fault campaign (README "Faults"): the wall clock jumps between exits. The delay is a duration the supervisor
+     * waits on the monotonic clock, so no jump stretches it; exits stamped "in the future" after a jump backwards,
+     * or beyond the window after a jump forwards, leave the crash-loop tally, which only makes a loop slower to
+     * call, never a restart later.
+     */
+    @Test
+    void clockJumpsNeitherStretchTheDelayNorInventACrashLoop() {
+        History h = History.NONE;
+        for (int i = 0; i < 5; i++) {
+            h = noJitter.onExit(h, OptionalInt.of(1), PERMANENT, SHORT, T0.plusSeconds(i), 0.5).history();
+        }
+        Decision back = noJitter.onExit(h, OptionalInt.of(1), PERMANENT, SHORT, T0.minus(Duration.ofDays(1)), 0.5);
+        assertEquals(Action.RESTART, back.action(), "the 5 later exits no longer count");
+        assertEquals(Duration.ofSeconds(32), back.delay(), "the 6th consecutive exit: the delay does not depend on the clock");
+        Decision forward = noJitter.onExit(h, OptionalInt.of(1), PERMANENT, SHORT, T0.plus(Duration.ofDays(1)), 0.5);
+        assertEquals(Action.RESTART, forward.action());
+        assertEquals(Duration.ofSeconds(32), forward.delay());
+        Decision inStep = noJitter.onExit(h, OptionalInt.of(1), PERMANENT, SHORT, T0.plusSeconds(5), 0.5);
+        assertEquals(Action.CRASH_LOOP, inStep.action(), "without a jump the same 6 exits in a minute are a crash loop");
+    }
 }
