@@ -38,7 +38,7 @@ final class Launches {
      */
     static Optional<Processes.Stat> find(String launchId) {
         byte[] wanted = (ENV + "=" + launchId).getBytes(StandardCharsets.US_ASCII);
-        try (DirectoryStream<Path> dir = Files.newDirectoryStream(PROC, p -> isNumber(p.getFileName().toString()))) {
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(PROC, p -> Processes.isNumber(p.getFileName().toString()))) {
             for (Path p : dir) {
                 long pid = Long.parseLong(p.getFileName().toString());
                 Optional<Processes.Stat> stat = Processes.stat(pid);
@@ -70,17 +70,5 @@ final class Launches {
             }
         }
         return false;
-    }
-
-    private static boolean isNumber(String s) {
-        if (s.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            if (!Character.isDigit(s.charAt(i))) {
-                return false;
-            }
-        }
-        return true;
     }
 }

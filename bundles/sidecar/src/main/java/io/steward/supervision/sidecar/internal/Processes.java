@@ -142,7 +142,7 @@ final class Processes {
         }
     }
 
-    private static boolean isNumber(String s) {
+    static boolean isNumber(String s) {
         if (s.isEmpty()) {
             return false;
         }
