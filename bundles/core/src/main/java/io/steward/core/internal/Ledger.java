@@ -137,11 +137,15 @@ final class Ledger {
         return Set.copyOf(holds);
     }
 
-    /** Records an entry; its file is on disk before this returns. */
+    /** Records an entry; its file is on disk before this returns. A failed write changes nothing, in memory either. */
     void put(AddonId id, Entry entry) {
+        write(dir.resolve(id.value() + ".json"), entryToJson(entry));
         entries.put(id, entry);
-        JsonObject o = entryToJson(entry);
-        write(dir.resolve(id.value() + ".json"), o);
+    }
+
+    /** What status shows when the disk refused to record {@code entry}: in memory only, until a write succeeds. */
+    void showUnrecorded(AddonId id, Entry entry) {
+        entries.put(id, entry);
     }
 
     void remove(AddonId id) {
@@ -163,7 +167,16 @@ final class Ledger {
             com.google.gson.JsonArray h = new com.google.gson.JsonArray();
             holds.forEach(x -> h.add(x.value()));
             o.add("holds", h);
-            write(dir.resolveSibling(HOLDS), o);    // beside the directory: "holds" is a valid add-on id
+            try {
+                write(dir.resolveSibling(HOLDS), o);    // beside the directory: "holds" is a valid add-on id
+            } catch (UncheckedIOException e) {
+                if (held) {                             // not on disk: not in effect either
+                    holds.remove(id);
+                } else {
+                    holds.add(id);
+                }
+                throw e;
+            }
         }
         return changed;
     }

@@ -733,6 +733,9 @@ public final class Reconciler implements SupervisionService, AuditSink {
             setState(step.id(), step.kind(), SupervisionState.FAILED, detail, clock.instant());
         } catch (UncheckedIOException e) {
             LOG.debug("Add-on {}: its failure is not on disk either: {}", step.id(), e.getMessage());
+            Instant now = clock.instant();
+            ledger.showUnrecorded(step.id(), ledger.get(step.id()).orElse(Ledger.Entry.fresh(step.kind(), now))
+                    .withState(SupervisionState.FAILED, detail, now));
         }
     }
 
