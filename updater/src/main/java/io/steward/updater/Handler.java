@@ -52,6 +52,8 @@ final class Handler {
     private static final Set<String> OPTIONAL = Set.of("key");
 
     private final Updater updater;
+    /** Requests that ended in an exception no operation declares: each one is a bug (the fuzz target's oracle). */
+    private final java.util.concurrent.atomic.AtomicLong unexpected = new java.util.concurrent.atomic.AtomicLong();
 
     Handler(Updater updater) {
         this.updater = updater;
@@ -84,8 +86,13 @@ final class Handler {
             return Protocol.error(permanent ? Protocol.E_REFUSED : Protocol.E_FAILED, e.getMessage(), permanent);
         } catch (RuntimeException e) {      // an isolation boundary: one request never takes the updater down
             LOG.error("{} from {} failed unexpectedly", op, peer, e);
+            unexpected.incrementAndGet();
             return Protocol.error(Protocol.E_FAILED, op + " failed: " + e, false);
         }
+    }
+
+    long unexpectedFailures() {
+        return unexpected.get();
     }
 
     private JsonObject dispatch(String op, JsonObject r) throws Refusal, SupervisionException {

@@ -101,9 +101,9 @@ class RequestProtocolFuzzTest {
             assertTrue(Set.of(Protocol.PERMANENT, Protocol.TRANSIENT).contains(error.get("disposition").getAsString()));
             String message = error.get("message").getAsString();
             assertFalse(message.isBlank() || message.contains("\n"), answer.toString());
-            assertFalse(message.contains("failed unexpectedly") || message.contains("Exception"),
-                    "an exception escaped into the answer: " + answer);
         }
+        // counted, not read from the message: a message may quote the request, and the fuzzer learns any literal
+        assertEquals(0, world.handler().unexpectedFailures(), "an exception escaped into the answer: " + answer);
         try {
             JsonObject parsed = Handler.parse(line);
             assertEquals(parsed, Handler.parse(Protocol.line(parsed)), "parse(render(r)) == r");
