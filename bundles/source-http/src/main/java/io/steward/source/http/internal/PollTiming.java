@@ -16,6 +16,7 @@ import java.util.function.LongUnaryOperator;
  * host for ever.
  */
 final class PollTiming {
+    private static final Duration MIN_WAIT = Duration.ofSeconds(1);
     private final Duration interval;
     private final Duration cap;
     private final Clock clock;
@@ -46,7 +47,7 @@ final class PollTiming {
         }
         failures++;
         bound = Math.min(bound, cap.toMillis());
-        return Duration.ofMillis(Math.max(1000, random.applyAsLong(bound)));
+        return Duration.ofMillis(Math.max(MIN_WAIT.toMillis(), random.applyAsLong(bound)));
     }
 
     /** After 429/503: what Retry-After asks (capped), else like a failure. */
@@ -57,6 +58,9 @@ final class PollTiming {
         }
         failures++;
         Duration d = asked.get();
+        if (d.compareTo(MIN_WAIT) < 0) {
+            return MIN_WAIT;    // "Retry-After: 0" or a past date must not make a hot loop
+        }
         return d.compareTo(cap) > 0 ? cap : d;
     }
 

@@ -129,6 +129,10 @@ class HttpPollerTest {
         p.poll();
         assertEquals(Duration.ofSeconds(300), p.nextDelay());
 
+        server.respond = ex -> new TlsServer.Response(429, Map.of("Retry-After", "0"), null);
+        p.poll();
+        assertEquals(Duration.ofSeconds(1), p.nextDelay(), "at least a second: no hot loop");
+
         server.respond = ex -> new TlsServer.Response(429, Map.of("Retry-After", "86400"), null);
         p.poll();
         assertEquals(Duration.ofSeconds(900), p.nextDelay(), "capped at max.backoff.seconds");
