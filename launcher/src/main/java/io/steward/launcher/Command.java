@@ -10,9 +10,9 @@ import java.util.Set;
  * accepts, a summary for the help) and a case in {@link Main#execute}.
  */
 enum Command {
-    RUN("run", "[-a FILE] [--shell] [--nats URL --host-id ID] [--metrics-port PORT] [--metrics-textfile FILE] [--unsigned-kinds]",
+    RUN("run", "[-a FILE] [--shell] [--nats URL | --poll URL] [--host-id ID] [--metrics-port PORT] [--metrics-textfile FILE] [--unsigned-kinds]",
             "the agent: reconcile on every change and periodically, until SIGTERM",
-            Option.ASSIGNMENTS, Option.SHELL, Option.NATS, Option.HOST_ID,
+            Option.ASSIGNMENTS, Option.SHELL, Option.NATS, Option.POLL, Option.HOST_ID,
             Option.METRICS_PORT, Option.METRICS_TEXTFILE, Option.UNSIGNED_KINDS),
     APPLY("apply", "-a FILE [--json]", "reconcile once, then exit (0 converged, 1 an add-on failed, 2 invalid)",
             Option.ASSIGNMENTS, Option.JSON),

@@ -38,6 +38,20 @@ class FleetOptionsTest {
     }
 
     @Test
+    void pollBecomesTheHttpSourcesUrlAndTheFileSourceStaysStopped() throws Exception {
+        Settings s = resolve("run", "--poll", "https://cp.example/hosts/web-1", "--host-id", "web-1");
+        Map<String, String> p = Boot.properties(s, Path.of("/tmp/x"));
+        assertEquals("https://cp.example/hosts/web-1", p.get("steward.http.url"));
+        assertEquals("web-1", p.get("steward.host.id"));
+        assertEquals(null, p.get("steward.nats.servers"));
+        assertTrue(s.fleet().skips("io.steward.source.file"));
+        assertTrue(assertThrows(UsageException.class, () -> resolve("run", "--poll", "ftp://x/doc"))
+                .getMessage().contains("is not an https:// URL"));
+        assertTrue(assertThrows(UsageException.class, () -> resolve("run", "--poll", "https://x/d", "--nats", "nats://x:1"))
+                .getMessage().contains("give one"));
+    }
+
+    @Test
     void badValuesAreUsageErrors() {
         assertTrue(assertThrows(UsageException.class, () -> resolve("run", "--nats", "http://x"))
                 .getMessage().contains("is not a NATS URL"));
