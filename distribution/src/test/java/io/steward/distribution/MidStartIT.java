@@ -44,7 +44,7 @@ class MidStartIT {
     @BeforeEach
     void signedGatedSidecar() throws Exception {
         home = tmp.resolve("home");
-        for (String dir : List.of("bin", "bundle", "deploy")) {
+        for (String dir : List.of("bin", "bundle", "deploy", "etc/deploy-trust")) {
             Files.createDirectories(home.resolve(dir));
             try (Stream<Path> files = Files.list(HOME.resolve(dir))) {
                 for (Path f : files.toList()) {
