@@ -12,7 +12,7 @@ mkdir -p target
 log=target/fuzz-$(date +%Y%m%dT%H%M%S).log
 before=$(git ls-files --others --exclude-standard -- '*FuzzTestInputs/*' | sort)
 status=0
-mvn -B surefire:test@fuzz -pl "$modules" -Dsteward.fuzz.duration="$duration" "$@" > "$log" 2>&1 || status=$?
+mvn -B surefire:test@fuzz -pl "$modules" -Dsteward.fuzz.duration="$duration" -Dsteward.fuzz.jazzer.seed=0 "$@" > "$log" 2>&1 || status=$?
 after=$(git ls-files --others --exclude-standard -- '*FuzzTestInputs/*' | sort)
 echo "| target | executions ($duration) |"
 echo "|---|---:|"

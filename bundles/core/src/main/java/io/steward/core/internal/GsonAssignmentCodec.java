@@ -482,7 +482,11 @@ public final class GsonAssignmentCodec implements AssignmentCodec {
         if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
             throw new InvalidDocumentException(path + ": expected a number, got " + describe(e));
         }
-        return e.getAsBigDecimal();
+        try {
+            return e.getAsBigDecimal();
+        } catch (NumberFormatException tooLarge) {     // gson refuses exponents of 10,000 and more
+            throw new InvalidDocumentException(path + ": the number is out of range");
+        }
     }
 
     private static List<String> stringList(JsonObject o, String field, String path, Pattern rule)

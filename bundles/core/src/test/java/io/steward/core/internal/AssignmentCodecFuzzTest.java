@@ -40,7 +40,7 @@ class AssignmentCodecFuzzTest {
         "\"env\"", "\"config\"", "\"capabilities\"", "\"resources\"", "\"cpu_max_percent\"", "\"memory_max_bytes\"",
         "\"tasks_max\"", "\"sidecar\"", "\"agent_sidecar\"", "\"systemd_service\"", "\"config_toggle\"",
         "\"pushed_artifact\"", "\"compiled_in\"", "\"os_package\"", "null", "true", "false", "\"\"", "\"..\"",
-        "1e400", "-0", "\\u0000"})
+        "1e400", "1e99999", "-0", "\\u0000"})
     void codecRefusesCleanlyAndRendersStably(byte[] input) throws InvalidDocumentException {
         EXECUTIONS.incrementAndGet();
         int nul = indexOf(input, (byte) 0);

@@ -143,11 +143,12 @@ record Params(boolean mustNotify, Duration startTimeout, Duration stopGrace, Dur
         if (parse(key, json) instanceof JsonArray array) {
             Set<Integer> codes = new TreeSet<>();
             for (JsonElement e : array) {
-                if (!(e instanceof JsonPrimitive p) || !p.isNumber() || p.getAsDouble() != Math.rint(p.getAsDouble())
-                        || p.getAsInt() < 0 || p.getAsInt() > 255) {
+                // getAsDouble never throws (a huge exponent reads as infinity); getAsInt would, on 1e99999
+                double code = e instanceof JsonPrimitive p && p.isNumber() ? p.getAsDouble() : -1;
+                if (code != Math.rint(code) || code < 0 || code > 255) {
                     throw new IllegalArgumentException("manifest parameter " + key + " must list exit codes 0-255");
                 }
-                codes.add(p.getAsInt());
+                codes.add((int) code);
             }
             return codes;
         }

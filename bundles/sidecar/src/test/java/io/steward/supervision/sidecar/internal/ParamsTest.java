@@ -57,4 +57,16 @@ class ParamsTest {
             assertTrue(e.getMessage().contains(bad.getKey()), e.getMessage());
         }
     }
+
+    /** gson throws on exponents of 10,000 and more where an int is asked for: the refusal still names the key. */
+    @Test
+    void numbersBeyondGsonsLimitsAreRefusedByName() {
+        for (String key : new String[] {"permanent_exit_codes", "start_timeout_seconds"}) {
+            String value = key.equals("permanent_exit_codes") ? "[1e99999]" : "1e99999";
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Params.fromManifest(Map.of(key, value), defaults));
+            assertEquals(IllegalArgumentException.class, e.getClass(), e.toString());
+            assertTrue(e.getMessage().startsWith("manifest parameter " + key + " must"), e.getMessage());
+        }
+    }
 }
