@@ -155,8 +155,9 @@ public final class Main {
             text.append(option.helpLine()).append('\n');
         }
         text.append(String.format("  %-28s %s%n", "    --version", "print the version"))
-                .append("\nEnvironment: STEWARD_HOME (default: the directory above bin/), STEWARD_JAVA_OPTS,\n")
-                .append("STEWARD_COMMAND_TIMEOUT (seconds a one-shot command may take, default 300).\n")
+                .append("\nEnvironment: STEWARD_HOME (default: the directory above bin/), STEWARD_JAVA_OPTS (added to the\n")
+                .append("JVM flags), STEWARD_RUN_JAVA_OPTS (replaces run's JVM flags), STEWARD_COMMAND_TIMEOUT (seconds a\n")
+                .append("one-shot command may take, default 300).\n")
                 .append("Exit codes: 0 success, 1 failure, 2 invalid invocation or document.\n");
         return text.toString();
     }

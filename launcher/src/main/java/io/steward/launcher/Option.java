@@ -14,12 +14,12 @@ enum Option {
     PRIVILEGED_ROOT(null, "--privileged-root", "DIR", "root-owned add-on copies (default: /usr/lib/steward/addons)"),
     SYSTEMD_BUS(null, "--systemd-bus", "ADDRESS", "systemd's D-Bus (default: $DBUS_SYSTEM_BUS_ADDRESS, else the system bus)"),
     SHELL(null, "--shell", null, "serve the Gogo shell on the terminal"),
-    NATS(null, "--nats", "URL[,URL]", "take assignments from NATS JetStream and write status there (see FleetOptions)"),
+    NATS(null, "--nats", "URL[,URL]", "take assignments from NATS JetStream and write status there (see docs/fleet.md)"),
     POLL(null, "--poll", "URL", "take assignments from one HTTPS URL, polled (see docs/fleet.md)"),
     HOST_ID(null, "--host-id", "ID", "this host's id in the fleet (default: /etc/machine-id)"),
     METRICS_PORT(null, "--metrics-port", "PORT", "serve Prometheus metrics on 127.0.0.1:PORT/metrics (default: off)"),
-    UNSIGNED_KINDS(null, "--unsigned-kinds", null, "development only: install unsigned jars from deploy/ (status says so)"),
     METRICS_TEXTFILE(null, "--metrics-textfile", "FILE", "write the metrics to FILE (*.prom) for node_exporter's textfile collector"),
+    UNSIGNED_KINDS(null, "--unsigned-kinds", null, "development only: install unsigned jars from deploy/ (status says so)"),
     VERBOSE(null, "--verbose", null, "log at INFO and show stack traces");
 
     private final String shortName;
