@@ -148,7 +148,8 @@ class DebianPackageIT {
         Files.writeString(service.resolve(SERVICE_UNIT), "[Unit]\nDescription=package test service\n[Service]\n"
                 + "ExecStart=@ADDON_HOME@/run.sh\n[Install]\nWantedBy=multi-user.target\n");
         Path sidecar = addon(SIDECAR_ID, "sidecar", "\"binary\":\"run.sh\"");
-        String doc = "{\"revision\":\"pkg-1\",\"addons\":[" + assignment(SERVICE_ID, "systemd_service", pack(service), "")
+        String doc = "{\"revision\":\"pkg-1\",\"addons\":[" + assignment(SERVICE_ID, "systemd_service", pack(service),
+                ",\"resources\":{\"tasks_max\":64}")
                 + "," + assignment(SIDECAR_ID, "sidecar", pack(sidecar), ",\"binary\":\"run.sh\"") + "]}\n";
         // what an operator does: the file the agent watches (the package's conffile, now changed)
         Files.writeString(sandbox.inside("/etc/steward/assignments.json"), doc);
@@ -159,6 +160,7 @@ class DebianPackageIT {
                 "written by the root updater, not by the agent");
         assertTrue(sandbox.property(SERVICE_UNIT, "ExecStart").contains("/usr/lib/steward/addons/" + SERVICE_ID
                 + "/versions/"), "runs the updater's verified copy");
+        assertEquals("64", sandbox.property(SERVICE_UNIT, "TasksMax"), "the resources drop-in the updater wrote");
         await("the agent's status line counts both add-ons ready",
                 () -> statusText().startsWith("2 add-ons: 2 ready"), DebianPackageIT::statusText);
         sidecarPid = sidecarPid();
@@ -237,6 +239,10 @@ class DebianPackageIT {
     @Test
     @Order(6)
     void purgeRemovesTheAddOnsUnitsAndDataAndLeavesOnlyTheSystemUser() throws Exception {
+        // the operator's own drop-in beside the updater's: purge removes the updater's only
+        Path operatorDropIn = sandbox.inside("/etc/systemd/system/" + SERVICE_UNIT + ".d/10-operator.conf");
+        assertTrue(Files.isRegularFile(operatorDropIn.resolveSibling("50-steward-resources.conf")));
+        Files.writeString(operatorDropIn, "[Service]\nNice=5\n");
         sandbox.ok("dpkg", "-P", "steward");
         assertEquals("", sandbox.run("dpkg-query", "-W", "-f", "${Status}", "steward").out().replace(
                 "dpkg-query: no packages found matching steward\n", ""), "dpkg knows no steward any more");
@@ -247,12 +253,14 @@ class DebianPackageIT {
         for (String gone : List.of("/etc/steward", "/var/lib/steward", "/var/lib/steward-updater", "/var/cache/steward",
                 "/usr/lib/steward", "/etc/systemd/system/" + SERVICE_UNIT,
                 "/etc/systemd/system/multi-user.target.wants/" + SERVICE_UNIT,
+                "/etc/systemd/system/" + SERVICE_UNIT + ".d/50-steward-resources.conf",
                 "/etc/systemd/system/multi-user.target.wants/steward.service",
                 "/etc/systemd/system/sockets.target.wants/steward-updater.socket")) {
             assertFalse(Files.exists(sandbox.inside(gone), LinkOption.NOFOLLOW_LINKS), gone + " is left after purge");
         }
         assertEquals("[Service]\nExecStart=/bin/sleep infinity\n",
                 Files.readString(sandbox.inside("/etc/systemd/system/" + OPERATOR_UNIT)), "the operator's unit stays");
+        assertEquals("[Service]\nNice=5\n", Files.readString(operatorDropIn), "the operator's drop-in stays");
         assertTrue(sandbox.ok("getent", "passwd", "steward").startsWith("steward:"), "the system user stays");
         assertTrue(sandbox.ok("getent", "group", "steward").startsWith("steward:"), "its group stays");
 
@@ -266,7 +274,8 @@ class DebianPackageIT {
             }
         }
         try (Stream<Path> all = Files.walk(sandbox.inside("/etc/systemd/system"))) {
-            all.filter(p -> p.getFileName().toString().contains("steward") && !p.endsWith(OPERATOR_UNIT))
+            all.filter(p -> p.getFileName().toString().contains("steward") && !p.endsWith(OPERATOR_UNIT)
+                            && !p.equals(operatorDropIn.getParent()))
                     .forEach(p -> left.add(p.toString()));
         }
         try (Stream<Path> all = Files.list(sandbox.inside("/run"))) {

@@ -479,6 +479,73 @@ class DistributionIT {
     }
 
     /**
+     * README "Signed kinds in deploy/", the guard's neighbour: configuration. A .cfg dropped into deploy/ could
+     * reconfigure the agent (its trust, its limits, its sources) without signing anything, so it is quarantined
+     * like an unsigned jar and never reaches ConfigAdmin; the same file in etc/ (the operator's) does. A jar in
+     * etc/ is never installed.
+     */
+    @Test
+    void configurationComesFromEtcNotFromDeploy() throws Exception {
+        Path home = privateHome();
+        Path data = tmp.resolve("data");
+        Path etc = Files.createDirectories(tmp.resolve("etc"));
+        Files.writeString(etc.resolve("assignments.json"), "{\"revision\":\"cfg-1\",\"addons\":[]}\n");
+        Files.copy(signWithTheBuildKey(tinyBundle(tmp.resolve("stray.jar"), "io.example.stray")), etc.resolve("stray.jar"));
+        int refused = freePort();
+        int taken = freePort();
+        Path log = tmp.resolve("agent-cfg.err");
+        Process agent = builder(home, command(home, data, "run", "--verbose"), tmp.resolve("agent-cfg.out"), log).start();
+        try {
+            awaitLog(log, "Kind sidecar is served by io.steward.supervision.sidecar");
+            Path incoming = home.resolve("deploy/.io.steward.metrics.cfg");
+            Files.writeString(incoming, "port=" + refused + "\n");
+            Files.move(incoming, home.resolve("deploy/io.steward.metrics.cfg"), StandardCopyOption.ATOMIC_MOVE);
+            awaitLog(log, "deploy/io.steward.metrics.cfg was not installed and is now deploy/.quarantine/io.steward.metrics.cfg");
+            assertTrue(Files.readString(log).contains("it is configuration, which deploy/ does not take while it takes "
+                    + "only signed kinds"), () -> readLog(log));
+            assertFalse(Files.exists(home.resolve("deploy/io.steward.metrics.cfg")));
+
+            Files.writeString(etc.resolve("io.steward.metrics.cfg"), "port=" + taken + "\n");
+            await("etc/io.steward.metrics.cfg reaches ConfigAdmin: metrics on port " + taken, Duration.ofSeconds(60),
+                    () -> listening(taken), () -> readLog(log));
+            assertFalse(listening(refused), "the configuration quarantined from deploy/ never took effect");
+            try (Stream<Path> cache = Files.walk(data.resolve("cache/felix"))) {     // Felix keeps each bundle's location
+                assertEquals(List.of(), cache.filter(p -> p.getFileName().toString().equals("bundle.location"))
+                        .filter(p -> readLog(p).contains("stray.jar")).toList(), "a jar in etc/ is never installed");
+            }
+            Run status = steward(home, data, "status", "--json");
+            assertEquals(1, json(status).getAsJsonObject("deploy").getAsJsonArray("quarantined").size(), status::toString);
+        } finally {
+            agent.destroy();
+            if (!agent.waitFor(60, TimeUnit.SECONDS)) {
+                agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static boolean listening(int port) {
+        try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static String readLog(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    /**
      * README "Health": 'steward health' beside a running agent with a ready sidecar is OK (exit 0; --json lists the
      * agent's and the kind's checks, as the Felix Health Check services name them); once the agent is gone it is
      * CRITICAL (exit 1) and says why.

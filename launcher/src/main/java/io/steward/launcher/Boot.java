@@ -75,6 +75,10 @@ final class Boot {
      * Felix empties first if {@code clean} (the agent's cache is always emptied).
      */
     static Boot init(Settings settings, Path storage, boolean clean) throws LaunchException {
+        if (settings.deploy().toString().contains(",") || settings.etc().toString().contains(",")) {
+            throw new LaunchException("the deploy and etc directories may not contain a comma (FileInstall reads its "
+                    + "directories as a comma-separated list): " + settings.deploy() + ", " + settings.etc());
+        }
         FrameworkFactory factory = ServiceLoader.load(FrameworkFactory.class).findFirst()
                 .orElseThrow(() -> new LaunchException("no OSGi framework on the class path (bin/felix.jar is missing)"));
         Map<String, String> properties = properties(settings, storage, clean);
@@ -140,9 +144,13 @@ final class Boot {
             if (settings.metricsTextfile() != null) {
                 p.put("steward.metrics.textfile", settings.metricsTextfile().toString());
             }
-            p.put("felix.fileinstall.dir", settings.deploy().toString());
-            // no exploded directories (and not deploy/.quarantine): only files, each one checked by io.steward.deploy
+            // deploy/ for the kinds, etc/ for the configuration (FileInstall reads a comma-separated list): what each
+            // folder may give is io.steward.deploy's to decide (its installer claims everything else of both)
+            p.put("felix.fileinstall.dir", settings.deploy() + "," + settings.etc());
+            // no exploded directories (and not deploy/.quarantine, etc/trust): only files
             p.put("felix.fileinstall.subdir.mode", "skip");
+            // the configuration files are the operator's: Steward never writes them back
+            p.put("felix.fileinstall.enableConfigSave", "false");
             if (settings.unsignedKinds()) {
                 p.put("steward.deploy.verify", "false");
             }

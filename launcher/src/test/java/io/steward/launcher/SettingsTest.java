@@ -90,7 +90,8 @@ class SettingsTest {
         assertEquals("INFO", Boot.properties(resolve(Map.of(), "run", "--verbose"), Path.of("/c"))
                 .get("org.ops4j.pax.logging.DefaultServiceLog.level"));
         assertFalse(p.containsKey("gosh.args"), "leaving the shell stops the agent");
-        assertEquals("/opt/steward/deploy", p.get("felix.fileinstall.dir"));
+        assertEquals("/opt/steward/deploy,/opt/steward/etc", p.get("felix.fileinstall.dir"), "kinds, then configuration");
+        assertEquals("false", p.get("felix.fileinstall.enableConfigSave"));
         assertEquals("1000", p.get("felix.fileinstall.poll"));
         assertEquals("true", p.get("felix.fileinstall.noInitialDelay"));
         assertEquals("2", p.get("felix.fileinstall.log.level"));

@@ -85,15 +85,16 @@ public final class DeployActivator implements BundleActivator {
                 LOG.warn("deploy/ verification is OFF (--unsigned-kinds): any jar dropped into {} runs inside the agent",
                         deploy);
             }
-            DeployInstaller installer = new DeployInstaller(context, deploy, copies, trust, verify, quarantine,
-                    this::audit);
+            DeployInstaller installer = new DeployInstaller(context, deploy, layout.etc(), copies, trust, verify,
+                    quarantine, this::audit);
             Hashtable<String, Object> p = new Hashtable<>();
             p.put(Constants.SERVICE_RANKING, Integer.MAX_VALUE);
             context.registerService(ArtifactInstaller.class, installer, p);
         }
         Hashtable<String, Object> check = new Hashtable<>();
         check.put(CHECK_PROPERTY, Boolean.TRUE);
-        DeployInstaller checker = new DeployInstaller(context, deploy, copies, trust, verify, quarantine, q -> { });
+        DeployInstaller checker = new DeployInstaller(context, deploy, layout.etc(), copies, trust, verify, quarantine,
+                q -> { });
         context.registerService(Function.class, (Function<Path, Path>) jar -> {
             try {
                 return checker.verifiedCopy(jar);

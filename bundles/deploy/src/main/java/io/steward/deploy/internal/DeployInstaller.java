@@ -23,8 +23,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * FileInstall's installer for every file of {@code deploy/} but configuration ({@code .cfg}, {@code .config}):
- * registered with the highest ranking, so FileInstall's own bundle installer never sees them. A file that is not
+ * What FileInstall may take from where: the launcher has it watch {@code deploy/} and {@code etc/}, and this
+ * installer, registered with the highest ranking, claims every file of both but the configuration files
+ * ({@code .cfg}, {@code .config}) of {@code etc/}, which FileInstall's own configuration installer then hands to
+ * ConfigAdmin. So {@code etc/} (the operator's, root-owned in the package) gives configuration only, and nothing
+ * of it is installed; {@code deploy/} gives signed kinds only: configuration there is quarantined while kinds
+ * must be signed, as whoever can write {@code deploy/} could otherwise reconfigure the agent (its trust, its
+ * limits, its sources) without signing anything. A file that is not
  * a bundle and not named {@code *.jar} (the README) and a hidden file (a copy in progress) are left alone. Each jar is copied
  * into a private directory, the copy is checked ({@link SignedJar}) and the bundle installed or updated from that
  * copy, so a jar replaced after the check is never what runs. A refused jar is quarantined with one sentence in
@@ -35,16 +40,18 @@ final class DeployInstaller implements ArtifactInstaller {
 
     private final BundleContext context;
     private final Path deploy;
+    private final Path etc;
     private final Path copies;
     private final DeployTrust trust;
     private final boolean verify;
     private final Quarantine quarantine;
     private final Consumer<QuarantinedJar> audit;
 
-    DeployInstaller(BundleContext context, Path deploy, Path copies, DeployTrust trust, boolean verify,
+    DeployInstaller(BundleContext context, Path deploy, Path etc, Path copies, DeployTrust trust, boolean verify,
                     Quarantine quarantine, Consumer<QuarantinedJar> audit) {
         this.context = context;
         this.deploy = canonical(deploy);
+        this.etc = canonical(etc);
         this.copies = copies;
         this.trust = trust;
         this.verify = verify;
@@ -54,24 +61,33 @@ final class DeployInstaller implements ArtifactInstaller {
 
     @Override
     public boolean canHandle(File artifact) {
-        String name = artifact.getName().toLowerCase(Locale.ROOT);
-        Path parent = artifact.toPath().toAbsolutePath().getParent();
-        // hidden files too: claimed (and then ignored) so that FileInstall's own installer never takes them
-        return parent != null && canonical(parent).equals(deploy) && !name.endsWith(".cfg") && !name.endsWith(".config");
+        // hidden files too: claimed (and then ignored) so that FileInstall's own installers never take them
+        Path dir = folder(artifact);
+        return dir == deploy ? !configuration(artifact) || verify : dir == etc && !configuration(artifact);
     }
 
     @Override
     public void install(File artifact) throws Exception {
-        installOrUpdate(artifact.toPath());
+        update(artifact);
     }
 
     @Override
     public void update(File artifact) throws Exception {
-        installOrUpdate(artifact.toPath());
+        if (folder(artifact) != deploy) {
+            LOG.debug("etc/{} is not configuration: never installed", artifact.getName());
+        } else if (configuration(artifact)) {
+            refuseConfiguration(artifact.toPath());
+        } else {
+            installOrUpdate(artifact.toPath());
+        }
     }
 
     @Override
     public void uninstall(File artifact) throws Exception {
+        if (folder(artifact) != deploy || configuration(artifact)) {
+            quarantine.consumeMoved(artifact.toPath());
+            return;     // nothing was installed from it
+        }
         Path jar = artifact.toPath();
         if (quarantine.consumeMoved(jar)) {
             return;     // moved away by us: whatever ran from this file keeps running
@@ -169,8 +185,31 @@ final class DeployInstaller implements ArtifactInstaller {
         }
     }
 
+    /** {@link #deploy} or {@link #etc} (the same instances, so {@code ==} compares), the folder of {@code file}. */
+    private Path folder(File file) {
+        Path parent = file.toPath().toAbsolutePath().getParent();
+        Path dir = parent == null ? null : canonical(parent);
+        return deploy.equals(dir) ? deploy : etc.equals(dir) ? etc : null;
+    }
+
+    private static boolean configuration(File file) {
+        String name = file.getName().toLowerCase(Locale.ROOT);
+        return name.endsWith(".cfg") || name.endsWith(".config");
+    }
+
+    private void refuseConfiguration(Path file) {
+        if (file.getFileName().toString().startsWith(".")) {
+            return;     // a copy in progress: refused once it has its name
+        }
+        move(file, "it is configuration, which deploy/ does not take while it takes only signed kinds (whoever can "
+                + "write deploy/ would reconfigure the agent); put it in " + etc.resolve(file.getFileName()));
+    }
+
     private void refuse(Path jar, String why) {
-        String reason = why + " (deploy trust: " + trust.describe() + ")";
+        move(jar, why + " (deploy trust: " + trust.describe() + ")");
+    }
+
+    private void move(Path jar, String reason) {
         try {
             QuarantinedJar q = quarantine.move(jar, reason);
             LOG.error("deploy/{} was not installed and is now deploy/{}: {}; nothing that runs changed", jar.getFileName(),

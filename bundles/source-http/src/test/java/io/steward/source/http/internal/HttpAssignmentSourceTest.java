@@ -70,6 +70,16 @@ class HttpAssignmentSourceTest {
         assertThrows(IllegalArgumentException.class, () -> HttpSettings.checkedUrl("ftp://127.0.0.1/doc"));
         assertThrows(IllegalArgumentException.class, () -> HttpSettings.checkedUrl("https://user:pw@example.org/doc"));
         assertEquals("http", HttpSettings.checkedUrl("http://127.0.0.1:8080/doc").getScheme());
+        // the rule's neighbours: the whole loopback range and its spellings pass; anything a name or the
+        // unspecified address could send off the host does not
+        for (String near : List.of("http://127.9.8.7/d", "http://[::1]:8080/d", "http://localhost/d",
+                "http://LOCALHOST:1/d")) {
+            assertEquals("http", HttpSettings.checkedUrl(near).getScheme(), near);
+        }
+        for (String far : List.of("http://0.0.0.0/d", "http://[::]/d", "http://127.0.0.1.nip.io/d", "http://localhost./d",
+                "http://localhost.example.org/d", "http://10.0.0.1/d", "http://[fe80::1]/d", "http://8.8.8.8/d")) {
+            assertThrows(IllegalArgumentException.class, () -> HttpSettings.checkedUrl(far), far);
+        }
     }
 
     static List<String> threads() {
