@@ -151,6 +151,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     private final Map<AddonId, Supervised> supervised = new ConcurrentHashMap<>();
     private volatile boolean closed;
     private long lastLogCheck = System.nanoTime();   // supervisor thread only
+    private final java.util.concurrent.atomic.AtomicLong ticks = new java.util.concurrent.atomic.AtomicLong();
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -897,6 +898,12 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         } catch (RuntimeException e) {         // never let the scheduled task die
             LOG.error("Sidecar supervision pass failed", e);
         }
+        ticks.incrementAndGet();
+    }
+
+    /** Supervision passes done so far: tests wait for a number of passes, never for a length of time. */
+    long supervisionTicks() {
+        return ticks.get();
     }
 
     private void check(Supervised s, long now) {

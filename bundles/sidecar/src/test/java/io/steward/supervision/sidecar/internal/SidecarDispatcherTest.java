@@ -261,13 +261,11 @@ class SidecarDispatcherTest {
 
         await("fatal is rejected", () -> state(d, "fatal") == SupervisionState.REJECTED);
         assertTrue(d.status(new AddonId("fatal")).detail().contains("exited with code 3"));
-        // watch for a while that nothing restarts it (20 supervision passes)
-        long end = System.nanoTime() + Duration.ofMillis(1000).toNanos();
-        while (System.nanoTime() < end) {
-            assertEquals(1, pids(layout, "fatal").size());
-            assertEquals(SupervisionState.REJECTED, state(d, "fatal"));
-            Thread.sleep(50);
-        }
+        // nothing restarts it: 20 supervision passes later it is still the one rejected process
+        long passes = d.supervisionTicks() + 20;
+        await("20 supervision passes", () -> d.supervisionTicks() >= passes);
+        assertEquals(1, pids(layout, "fatal").size());
+        assertEquals(SupervisionState.REJECTED, state(d, "fatal"));
         assertTrue(stateFile("fatal").has("rejected"));
 
         // a new dispatcher (bundle update, agent restart) adopting the same assignment keeps it rejected
@@ -291,17 +289,16 @@ class SidecarDispatcherTest {
                 while true; do
                   if [ -e "$STEWARD_ADDON_STATE/hang" ]; then rm "$STEWARD_ADDON_STATE/hang"; while true; do idle; done; fi
                   notify WATCHDOG=1
+                  echo >> "$STEWARD_ADDON_STATE/pings"
                   idle 0.1
                 done
                 """), Map.of("notify", "true", "watchdog_seconds", "1.5"), null);
         SidecarDispatcher d = dispatcher();
         long first = pidOf(d.apply(record(layout, assignment("dog", "1.0.0", "{}"))));
-        // pinging keeps it alive past several watchdog periods
-        long end = System.nanoTime() + Duration.ofMillis(3500).toNanos();
-        while (System.nanoTime() < end) {
-            assertEquals(1, pids(layout, "dog").size(), "not restarted while it pings");
-            Thread.sleep(50);
-        }
+        // pinging keeps it alive past several watchdog periods: 35 pings 0.1 s apart, over two periods
+        Path pings = layout.addonHome(new AddonId("dog")).resolve("state/pings");
+        await("35 watchdog pings", () -> Files.exists(pings) && Files.readAllLines(pings).size() >= 35);
+        assertEquals(1, pids(layout, "dog").size(), "not restarted while it pings");
         assertEquals(SupervisionState.READY, state(d, "dog"));
 
         Files.writeString(layout.addonHome(new AddonId("dog")).resolve("state/hang"), "");
