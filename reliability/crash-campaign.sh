@@ -2,7 +2,9 @@
 # The crash campaign (issue 15 §1): reliability/crash-campaign.sh [TRIALS] [SEED]
 # A mixed fleet (4 sidecars, 3 services, a timer, a helper, 2 toggles) run by bin/steward as the user steward
 # through the real root steward-updater and a real systemd sandbox; each trial SIGKILLs the agent, the updater or
-# both at a random instant, changes the assignment set while they are down, restarts them and checks convergence.
+# both at a random instant, or has systemd re-execute itself under them (daemon-reexec), or cuts the power
+# (everything killed, sidecars and units too, then a boot), changes the assignment set while they are down,
+# restarts them and checks convergence.
 # Prints the table (also in distribution/target/crash-campaign.md). Needs root, the steward user, and a build
 # (mvn -B -q install -DskipTests). Default: 50 trials, a random seed (printed; pass it back to replay).
 set -euo pipefail

@@ -239,6 +239,63 @@ final class CampaignHost implements AutoCloseable {
         kill(updater);
     }
 
+    /**
+     * {@code systemctl daemon-reexec}: systemd re-executes itself (dropping its bus connections, keeping its units)
+     * while the agent and the updater run on; returns once it answers on the bus again.
+     */
+    void reexecSystemd() throws Exception {
+        manager("Reexecute").waitFor(30, TimeUnit.SECONDS);     // no reply comes: systemd leaves the bus to re-execute
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!answers(manager("GetUnit", "s", "multi-user.target"))) {
+            if (System.nanoTime() > end) {
+                throw new IllegalStateException("systemd did not come back on the bus within 60 s of daemon-reexec");
+            }
+            Thread.sleep(50);     // polling a condition with a deadline
+        }
+    }
+
+    /**
+     * A power cut: the agent, the updater, every sidecar and every process of the fleet's units die at once
+     * (SIGKILL), and the units are left as a boot finds them, inactive. {@link #boot()} starts what is enabled.
+     * (The boot id stays: pids and start times are what tells the agent its processes are gone.)
+     */
+    void powerCut() throws Exception {
+        killAgent();
+        killUpdater();
+        for (String id : CrashCampaign.SIDECARS) {
+            for (long[] p : sidecarProcesses(id)) {
+                ProcessHandle.of(p[0]).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        }
+        for (String id : CrashCampaign.allIds()) {
+            for (String unit : CrashCampaign.units(id)) {
+                manager("KillUnit", "ssi", unit, "all", "9").waitFor(30, TimeUnit.SECONDS);
+                manager("StopUnit", "ss", unit, "replace").waitFor(30, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** What a boot starts: the targets the updater enables the units for, and through them every unit they want. */
+    void boot() throws Exception {
+        for (String target : List.of("multi-user.target", "timers.target")) {
+            Process start = manager("StartUnit", "ss", target, "replace");
+            if (!answers(start)) {
+                throw new IllegalStateException("systemd did not start " + target + " at boot");
+            }
+        }
+    }
+
+    private Process manager(String method, String... args) throws IOException {
+        List<String> call = new ArrayList<>(List.of("call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                "org.freedesktop.systemd1.Manager", method));
+        call.addAll(List.of(args));
+        return busctl(call.toArray(String[]::new));
+    }
+
+    private static boolean answers(Process p) throws InterruptedException {
+        return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+    }
+
     private static void kill(Process p) throws InterruptedException {
         if (p != null && p.isAlive()) {
             p.destroyForcibly();            // SIGKILL: no shutdown hook, no deactivation

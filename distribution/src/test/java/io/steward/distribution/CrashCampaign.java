@@ -11,8 +11,10 @@ import java.util.TreeMap;
 /**
  * Issue 15 §1, the crash campaign: a mixed fleet on one host (4 sidecars, 3 systemd services, a timer, a helper,
  * 2 toggles) run by {@code bin/steward run} as the user {@code steward} through the real root {@code steward-updater}
- * against a real systemd ({@link CampaignHost}). Each trial changes the assignment set, kills the agent, the updater
- * or both with SIGKILL at a random instant of the passes that follow, changes the set again while they are down
+ * against a real systemd ({@link CampaignHost}). Each trial changes the assignment set and, at a random instant of
+ * the passes that follow, kills the agent, the updater or both with SIGKILL, has systemd re-execute itself under
+ * them ({@code daemon-reexec}), or cuts the power (everything killed at once, sidecars and units' processes too,
+ * then a boot starts what is enabled); changes the set again while they are down
  * (adds, removals, upgrades, downgrades the updater's operator allows), restarts them — sometimes killing the agent
  * again in its first pass — and checks convergence within a deadline: every desired sidecar runs exactly once (at
  * its desired version), every desired unit is active at its desired version, nothing undesired is left (process,
@@ -28,9 +30,11 @@ final class CrashCampaign {
     static final String HELPER = "crash-h1";
     static final List<String> TOGGLES = List.of("crash-g1", "crash-g2");
     static final List<String> VERSIONS = List.of("1.0.0", "2.0.0");
+    /** What happens at the random instant; "agent" twice: the agent's own crash is the likeliest. */
+    static final List<String> FAULTS = List.of("agent", "agent", "updater", "both", "daemon-reexec", "power cut");
 
     /** One trial's outcome. */
-    record Trial(int n, String killed, boolean changedWhileDown, boolean killedAgainOnBoot, boolean converged,
+    record Trial(int n, String fault, boolean changedWhileDown, boolean killedAgainOnBoot, boolean converged,
                  long convergeMillis, int duplicates, int orphans, int torn, List<String> problems) {
     }
 
@@ -62,19 +66,25 @@ final class CrashCampaign {
         Map<String, String> during = draw();
         host.assign(document(during, n * 10 + 1));        // a pass begins on this change
         Thread.sleep(random.nextInt(3000));                // a random instant of it (or of the next ones)
-        int pick = random.nextInt(4);
-        String killed = pick < 2 ? "agent" : pick == 2 ? "updater" : "both";
-        if (!killed.equals("updater")) {
-            host.killAgent();
-        }
-        if (!killed.equals("agent")) {
-            host.killUpdater();
+        String fault = FAULTS.get(random.nextInt(FAULTS.size()));
+        switch (fault) {
+            case "agent" -> host.killAgent();
+            case "updater" -> host.killUpdater();
+            case "both" -> {
+                host.killAgent();
+                host.killUpdater();
+            }
+            case "daemon-reexec" -> host.reexecSystemd();       // nothing killed: systemd re-executes under them
+            default -> host.powerCut();
         }
         Map<String, String> desired = during;
         boolean changed = random.nextInt(10) < 7;
         if (changed) {
             desired = draw();
             host.assign(document(desired, n * 10 + 2));
+        }
+        if (fault.equals("power cut")) {
+            host.boot();
         }
         if (!host.updaterRunning()) {
             host.startUpdater();
@@ -95,7 +105,7 @@ final class CrashCampaign {
         long took = (System.nanoTime() - t0) / 1_000_000;
         int torn = (int) problems.stream().filter(p -> p.startsWith("torn")).count();
         int orphans = (int) problems.stream().filter(p -> p.startsWith("left")).count();
-        return new Trial(n, killed, changed, again, problems.isEmpty(), took, duplicates[0], orphans, torn, problems);
+        return new Trial(n, fault, changed, again, problems.isEmpty(), took, duplicates[0], orphans, torn, problems);
     }
 
     /** Waits until the host matches {@code desired}; what still differs at the deadline (empty: converged). */
@@ -213,9 +223,9 @@ final class CrashCampaign {
         int torn = trials.stream().mapToInt(Trial::torn).sum();
         List<Long> times = trials.stream().filter(Trial::converged).map(Trial::convergeMillis).sorted().toList();
         b.append("crash campaign, seed ").append(seed).append('\n').append('\n');
-        b.append("| killed | trials | converged | duplicates | orphans | torn files |\n|---|---:|---:|---:|---:|---:|\n");
-        for (String k : List.of("agent", "updater", "both")) {
-            List<Trial> of = trials.stream().filter(t -> t.killed().equals(k)).toList();
+        b.append("| fault | trials | converged | duplicates | orphans | torn files |\n|---|---:|---:|---:|---:|---:|\n");
+        for (String k : FAULTS.stream().distinct().toList()) {
+            List<Trial> of = trials.stream().filter(t -> t.fault().equals(k)).toList();
             b.append("| ").append(k).append(" | ").append(of.size()).append(" | ")
                     .append(of.stream().filter(Trial::converged).count()).append(" | ")
                     .append(of.stream().mapToInt(Trial::duplicates).sum()).append(" | ")
@@ -236,7 +246,7 @@ final class CrashCampaign {
                 .append(" with the agent killed again in its first pass)\n");
         for (Trial t : trials) {
             if (!t.converged() || t.duplicates() > 0) {
-                b.append("\ntrial ").append(t.n()).append(" (killed ").append(t.killed()).append("): ")
+                b.append("\ntrial ").append(t.n()).append(" (").append(t.fault()).append("): ")
                         .append(String.join("; ", t.problems()));
             }
         }
