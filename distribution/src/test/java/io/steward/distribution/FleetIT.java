@@ -7,14 +7,22 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -25,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The fleet path through the built distribution, black box: a real nats-server on loopback (started and
  * stopped here), {@code bin/steward fleet put} signs and publishes, {@code bin/steward run --nats URL
- * --host-id ID} applies it, {@code bin/steward fleet status --json} shows the ack.
+ * --host-id ID} applies it, {@code bin/steward fleet status --json} shows the ack. Without NATS, {@code bin/steward
+ * run --poll URL} polls a plain HTTP server on loopback serving values signed with stock {@code openssl}.
  */
 class FleetIT {
     private static final Path HOME = Path.of(System.getProperty("steward.home", "target/steward")).toAbsolutePath();
@@ -38,8 +47,15 @@ class FleetIT {
               {"id":"trap-relay","version":"2.0.0","supervision":"config_toggle"}]}
             """;
 
+    private static final String RELAY = """
+            {"revision":"poll-2","addons":[{"id":"trap-relay","version":"2.0.0","supervision":"config_toggle"}]}
+            """;
+
     @TempDir
     Path tmp;
+    /** The distribution {@code bin/steward run} starts from. */
+    private Path home = HOME;
+    private HttpServer http;
     private Process server;
     private final List<Process> agents = new ArrayList<>();
     private int runs;
@@ -51,6 +67,9 @@ class FleetIT {
         }
         if (server != null) {
             server.destroyForcibly().waitFor(20, TimeUnit.SECONDS);
+        }
+        if (http != null) {
+            http.stop(0);
         }
     }
 
@@ -113,7 +132,99 @@ class FleetIT {
                 && "ready".equals(addon(second, etc, "trap-relay")));
     }
 
+    @Test
+    void thePollSourceAppliesANewerSerialRefusesABadSignatureAndBootsFromItsCacheWithNoServer() throws Exception {
+        Path etc = keys();
+        Run rogue = steward("keygen", "--out", tmp.resolve("rogue").toString());
+        assertEquals(0, rogue.exit(), rogue::toString);
+        // a copy of the distribution whose HTTP source polls every second (a .cfg in deploy/ reaches ConfigAdmin)
+        home = CampaignHost.copyDistribution(tmp.resolve("home"));
+        Files.writeString(home.resolve("deploy/io.steward.source.http.cfg"), "poll.seconds=1\n");
+        AtomicReference<byte[]> served = new AtomicReference<>(signed(1, TWO, "fleet.key.pem"));
+        String url = serve(served);
+
+        Path data = tmp.resolve("data");
+        Process agent = agent(data, etc, "--poll", url, "--host-id", "h1");
+        await("both add-ons of serial 1 ready", () -> "ready".equals(addon(data, etc, "flow-export"))
+                && "ready".equals(addon(data, etc, "trap-relay")));
+
+        served.set(signed(2, RELAY, "fleet.key.pem"));
+        await("serial 2 removes flow-export", () -> gone(addon(data, etc, "flow-export")));
+        assertEquals("ready", addon(data, etc, "trap-relay"));
+
+        // signed by a key the host does not trust, under the name of one it does: refused, nothing changes
+        served.set(signed(3, FLOW, "rogue.key.pem"));
+        await("the agent's log names the refusal", () -> log(agent).contains(
+                "the signature of serial 3 does not match key 'fleet'"));
+        assertTrue(gone(addon(data, etc, "flow-export")), "the refused document assigns nothing");
+        assertEquals("ready", addon(data, etc, "trap-relay"), "the document in effect stays");
+
+        agent.destroy();
+        assertTrue(agent.waitFor(60, TimeUnit.SECONDS));
+        http.stop(0);
+        http = null;
+        // a re-imaged host: a fresh data directory with only the cached signed document, and no server
+        Path second = tmp.resolve("data-2");
+        Files.createDirectories(second.resolve("state"));
+        Files.copy(data.resolve("state/http-assignment.json"), second.resolve("state/http-assignment.json"));
+        Process offline = agent(second, etc, "--poll", url, "--host-id", "h1");
+        await("the cached serial 2 applies with no server", () -> "ready".equals(addon(second, etc, "trap-relay")));
+        assertTrue(gone(addon(second, etc, "flow-export")), "only the cached document's add-ons run");
+        String offlineLog = log(offline);
+        assertTrue(offlineLog.contains("GET " + url + " failed (java.net.ConnectException)"),
+                "the agent did try the server, which was gone: " + offlineLog);
+    }
+
     // ---------------------------------------------------------------- fixtures
+
+    /**
+     * The signed value of PRODUCT §9 for host h1, made the way an operator's script would: the statement signed
+     * with stock {@code openssl pkeyutl -sign -rawin} by {@code keyFile} (whichever key it is), named "fleet".
+     */
+    private byte[] signed(long serial, String document, String keyFile) throws Exception {
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                .digest(document.getBytes(StandardCharsets.UTF_8)));
+        Path statement = Files.writeString(tmp.resolve("statement-" + serial),
+                "steward-assignment-v1\nh1\n" + serial + "\n" + sha + "\n");
+        Process openssl = new ProcessBuilder("openssl", "pkeyutl", "-sign", "-inkey", tmp.resolve(keyFile).toString(),
+                "-rawin", "-in", statement.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        byte[] signature = openssl.getInputStream().readAllBytes();
+        assertTrue(openssl.waitFor(30, TimeUnit.SECONDS) && openssl.exitValue() == 0, "openssl pkeyutl -sign");
+        JsonObject value = new JsonObject();
+        value.addProperty("format", "steward-assignment-v1");
+        value.addProperty("host", "h1");
+        value.addProperty("serial", serial);
+        value.addProperty("document", document);
+        value.addProperty("key", "fleet");
+        value.addProperty("signature", Base64.getEncoder().encodeToString(signature));
+        return value.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** A plain HTTP server on loopback answering {@code /assignments/h1} with what {@code served} holds; its URL. */
+    private String serve(AtomicReference<byte[]> served) throws IOException {
+        http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.createContext("/assignments/h1", ex -> {
+            byte[] body = served.get();
+            ex.getResponseHeaders().add("Content-Type", "application/json");
+            ex.sendResponseHeaders(200, body.length);
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+            ex.close();
+        });
+        http.start();
+        return "http://127.0.0.1:" + http.getAddress().getPort() + "/assignments/h1";
+    }
+
+    private static boolean gone(String state) {
+        return state.equals("absent") || state.equals("removed");
+    }
+
+    /** What the agent printed so far, stdout and stderr. */
+    private String log(Process agent) throws IOException {
+        int n = agents.indexOf(agent);
+        return Files.readString(tmp.resolve("agent-" + n + ".out")) + Files.readString(tmp.resolve("agent-" + n + ".err"));
+    }
 
     private String startServer() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("nats"));
@@ -148,7 +259,7 @@ class FleetIT {
     }
 
     private Process agent(Path data, Path etc, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(HOME.resolve("bin/steward").toString(), "run"));
+        List<String> command = new ArrayList<>(List.of(home.resolve("bin/steward").toString(), "run"));
         command.addAll(List.of(args));
         command.addAll(List.of("--data", data.toString(), "--etc", etc.toString(), "--unit-dir", tmp.resolve("units").toString(),
                 "--privileged-root", tmp.resolve("privileged").toString()));

@@ -12,10 +12,6 @@ import io.steward.supervision.SupervisionState;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,8 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
@@ -108,17 +102,11 @@ public class MetricsIT extends PlatformTestSupport {
     // ---------------------------------------------------------------- helpers
 
     private String scrape(String accept) throws IOException, InterruptedException {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                        URI.create("http://127.0.0.1:" + context.getProperty("steward.metrics.port") + "/metrics"))
-                .header("Accept", accept).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(r.body(), 200, r.statusCode());
-        return r.body();
+        return Scrape.metrics(context, accept);
     }
 
-    /** The first sample of {@code name} (without labels, or the first labelled one). */
     private static double value(String text, String name) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)").matcher(text);
-        return m.find() ? Double.parseDouble(m.group(2)) : Double.NaN;
+        return Scrape.value(text, name);
     }
 
     /** Parses {@code body} with the Prometheus Python client's parser of {@code format}; fails on its error. */

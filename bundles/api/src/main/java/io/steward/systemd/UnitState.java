@@ -29,12 +29,15 @@ import java.util.OptionalLong;
  * @param nextElapse           a timer's {@code NextElapseUSecRealtime}, when it is scheduled
  * @param lastTrigger          a timer's {@code LastTriggerUSec}, when it has fired
  * @param triggers             a timer's {@code Unit}-property target (the unit it starts); {@code ""} otherwise
+ * @param restarts             a service's {@code NRestarts}: how often systemd restarted it by its
+ *                             {@code Restart=} setting since it was last started on request; 0 otherwise
+ *                             (since 2.1)
  */
 public record UnitState(String name, String loadState, ActiveState activeState, String subState, String result,
                         String unitFileState, boolean needDaemonReload, String fragmentPath,
                         Optional<Instant> activeEnterTimestamp, String serviceType, OptionalLong mainPid,
                         OptionalInt execMainStatus, Optional<Instant> nextElapse, Optional<Instant> lastTrigger,
-                        String triggers) {
+                        String triggers, long restarts) {
     public UnitState {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(loadState, "loadState");
@@ -50,6 +53,19 @@ public record UnitState(String name, String loadState, ActiveState activeState, 
         Objects.requireNonNull(nextElapse, "nextElapse");
         Objects.requireNonNull(lastTrigger, "lastTrigger");
         Objects.requireNonNull(triggers, "triggers");
+        if (restarts < 0) {
+            throw new IllegalArgumentException("restarts must not be negative: " + restarts);
+        }
+    }
+
+    /** A unit state with no restart count (0): the constructor of 2.0, for unit types that have none. */
+    public UnitState(String name, String loadState, ActiveState activeState, String subState, String result,
+                     String unitFileState, boolean needDaemonReload, String fragmentPath,
+                     Optional<Instant> activeEnterTimestamp, String serviceType, OptionalLong mainPid,
+                     OptionalInt execMainStatus, Optional<Instant> nextElapse, Optional<Instant> lastTrigger,
+                     String triggers) {
+        this(name, loadState, activeState, subState, result, unitFileState, needDaemonReload, fragmentPath,
+                activeEnterTimestamp, serviceType, mainPid, execMainStatus, nextElapse, lastTrigger, triggers, 0);
     }
 
     /** True when systemd has a unit file for it ({@code LoadState=loaded}). */

@@ -6,7 +6,7 @@
  * implementation is the only caller of the mutating methods here.
  */
 @Export
-@Version("2.0.0")
+@Version("2.1.0")
 package io.steward.systemd;
 
 import org.osgi.annotation.bundle.Export;

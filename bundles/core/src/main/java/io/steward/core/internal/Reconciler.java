@@ -223,6 +223,9 @@ public final class Reconciler implements SupervisionService, AuditSink {
     private final Map<AddonId, String> heldKinds = new HashMap<>();       // the kind of a held add-on, from its assignment
     // also written by the workers of a pass, one add-on each
     private final Map<AddonId, Long> attachedTo = new ConcurrentHashMap<>();
+    // the restart count each add-on's dispatcher last reported (systemd's NRestarts): not in the ledger, the
+    // dispatcher's supervisor keeps it and reports it again on every status
+    private final Map<AddonId, Long> restarts = new ConcurrentHashMap<>();
     private final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
 
     private volatile List<SupervisionStatus> statuses = List.of();
@@ -805,6 +808,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
         Bound b = dispatcherNow(a.kind());
         try {
             SupervisionStatus s = call(b, id, "apply", d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
+            restarts.put(id, s.restarts());
             ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
                     s.activeVersion().or(() -> Optional.of(a.version())), s.detail(), clock.instant(),
                     Optional.empty(), false));
@@ -860,6 +864,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
             SupervisionStatus s = call(b, id, "adopt",
                     d -> d.adopt(new AddonRecord(inPlace, layout.addonHome(id), entry.generation())));
             attachedTo.put(id, b.serviceId());
+            restarts.put(id, s.restarts());
             Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
             // an adopted interrupted attempt is what is installed now
             ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), Optional.of(inPlace), next.generation(),
@@ -882,6 +887,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
         Instant now = clock.instant();
         try {
             SupervisionStatus s = call(b, id, "status", d -> d.status(id));
+            restarts.put(id, s.restarts());
             if (s.state() == SupervisionState.PENDING || s.state() == SupervisionState.FAILED
                     || s.state() == SupervisionState.REMOVED) {
                 LOG.warn("Add-on {} is {} ({}); applying it again", id, s.state().wireName(), s.detail());
@@ -922,6 +928,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
         }
         ledger.remove(id);
         attachedTo.remove(id);
+        restarts.remove(id);
         removed.put(id, new SupervisionStatus(id, kind, SupervisionState.REMOVED, Optional.empty(),
                 Optional.empty(), "removed: " + why, now));
     }
@@ -1035,7 +1042,8 @@ public final class Reconciler implements SupervisionService, AuditSink {
     private void publish() {
         Map<AddonId, SupervisionStatus> next = new TreeMap<>(removed);
         ledger.entries().forEach((id, e) -> next.put(id, new SupervisionStatus(id, e.kind(), e.state(),
-                Optional.ofNullable(desiredVersions.get(id)), e.activeVersion(), e.detail(), e.since())));
+                Optional.ofNullable(desiredVersions.get(id)), e.activeVersion(), e.detail(), e.since(),
+                restarts.getOrDefault(id, 0L))));
         // a hold outlives the add-on's ledger entry: it is shown (in every process) until it is released
         for (AddonId id : ledger.holds()) {
             SupervisionStatus was = next.get(id);

@@ -56,6 +56,8 @@ class ReconcilerTest {
         final Map<AddonId, String> running = new ConcurrentHashMap<>();
         final List<String> calls = Collections.synchronizedList(new ArrayList<>());
         final Map<AddonId, SupervisionException> failApply = new ConcurrentHashMap<>();
+        /** The restart count each status reports, as systemd's NRestarts would be. */
+        final Map<AddonId, Long> restarts = new ConcurrentHashMap<>();
         final AtomicInteger inFlight = new AtomicInteger();
         final AtomicInteger maxInFlight = new AtomicInteger();
         /** Registered with supervision.concurrent=true. */
@@ -107,7 +109,8 @@ class ReconcilerTest {
         public SupervisionStatus status(AddonId id) {
             String v = running.get(id);
             return v == null ? SupervisionStatus.of(id, kind, SupervisionState.PENDING, Optional.empty(), "unknown")
-                    : SupervisionStatus.of(id, kind, SupervisionState.READY, Optional.of(v), "running");
+                    : SupervisionStatus.of(id, kind, SupervisionState.READY, Optional.of(v), "running")
+                    .withRestarts(restarts.getOrDefault(id, 0L));
         }
 
         long count(String prefix) {
@@ -281,6 +284,30 @@ class ReconcilerTest {
         ReconcileReport second = run(r);
         assertEquals(List.of(Action.KEEP, Action.KEEP), second.steps().stream().map(s -> s.action()).toList());
         assertEquals(2, toggles.count("apply"), "a converged add-on is not applied again");
+    }
+
+    @Test
+    void theRestartCountADispatcherReportsIsInTheStatusOfEachPassAndGoesWithTheAddon() throws Exception {
+        FakeSource source = new FakeSource();
+        source.set(doc(toggle("a", "1.0"), toggle("b", "1.0")));
+        FakeDispatcher toggles = new FakeDispatcher("config_toggle");
+        Reconciler r = reconciler(source);
+        bind(r, toggles);
+        AddonId a = new AddonId("a");
+        toggles.restarts.put(a, 2L);
+        run(r);
+        assertEquals(2, r.status(a).orElseThrow().restarts(), "from apply");
+        assertEquals(0, r.status(new AddonId("b")).orElseThrow().restarts());
+
+        toggles.restarts.put(a, 5L);        // systemd restarted it three more times
+        run(r);
+        assertEquals(5, r.status(a).orElseThrow().restarts(), "from the status of a converged add-on");
+
+        source.set(doc(toggle("b", "1.0")));
+        run(r);
+        SupervisionStatus gone = r.status(a).orElseThrow();
+        assertEquals(SupervisionState.REMOVED, gone.state());
+        assertEquals(0, gone.restarts(), "a removed add-on has no restart count");
     }
 
     @Test

@@ -86,7 +86,7 @@ public final class MetricsExporter {
         }
         InetAddress address = loopback(config.address());
         PrometheusRegistry registry = new PrometheusRegistry();
-        WorkMetrics work = new WorkMetrics(registry);
+        WorkMetrics work = new WorkMetrics(registry, () -> supervision);
         registry.register(new StateCollector(() -> supervision));
         Textfile textfile = textfilePath.isEmpty() ? null : new Textfile(Path.of(textfilePath), registry);
         if (port != 0) {

@@ -8,8 +8,10 @@ import io.prometheus.metrics.model.snapshots.Unit;
 import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ReconcileReport;
+import io.steward.supervision.SupervisionService;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.function.Supplier;
 
 /**
  * The counters and histograms of what Steward does, fed by the bundles that do it ({@link StewardObserver}):
@@ -26,14 +28,15 @@ final class WorkMetrics implements StewardObserver {
     private final Histogram passDuration;
     private final Gauge lastPass;
     private final Gauge passWarnings;
-    private final Counter restarts;
+    private final RestartCollector restarts;
     private final Counter deliveredBytes;
     private final Counter deliveries;
     private final Counter verificationFailures;
     private final Counter updaterCalls;
     private final Counter updaterRefusals;
 
-    WorkMetrics(PrometheusRegistry registry) {
+    /** {@code service}: where the restart counts that statuses carry are read at scrape time (null: none). */
+    WorkMetrics(PrometheusRegistry registry, Supplier<SupervisionService> service) {
         passes = Counter.builder().name("steward_reconcile_passes")
                 .help("Reconcile passes that ran to their end").withoutExemplars().register(registry);
         passFailures = Counter.builder().name("steward_reconcile_pass_failures")
@@ -45,8 +48,8 @@ final class WorkMetrics implements StewardObserver {
                 .help("When the last reconcile pass that ran to its end started (Unix time)").withoutExemplars().register(registry);
         passWarnings = Gauge.builder().name("steward_reconcile_last_pass_warnings")
                 .help("Warnings of the last pass (a source in error, an ignored override)").withoutExemplars().register(registry);
-        restarts = Counter.builder().name("steward_addon_restarts").labelNames("addon")
-                .help("Restarts of an add-on's process after it exited").withoutExemplars().register(registry);
+        restarts = new RestartCollector(service);
+        registry.register(restarts);
         deliveredBytes = Counter.builder().name("steward_delivery_bytes").unit(Unit.BYTES).labelNames("addon")
                 .help("Bytes of artifacts fetched, verified and staged").withoutExemplars().register(registry);
         deliveries = Counter.builder().name("steward_deliveries").labelNames("addon")
@@ -96,7 +99,7 @@ final class WorkMetrics implements StewardObserver {
 
     @Override
     public void restarted(AddonId addon) {
-        restarts.labelValues(addon.value()).inc();
+        restarts.restarted(addon);
     }
 
     private static double seconds(Duration d) {

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** What each observation does to the exposition, rendered by the client's own text writer. */
 class WorkMetricsTest {
     private final PrometheusRegistry registry = new PrometheusRegistry();
-    private final WorkMetrics metrics = new WorkMetrics(registry);
+    private final WorkMetrics metrics = new WorkMetrics(registry, () -> null);
 
     private String text() throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();

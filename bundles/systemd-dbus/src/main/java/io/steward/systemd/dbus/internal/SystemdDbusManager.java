@@ -132,7 +132,7 @@ public final class SystemdDbusManager implements SystemdManager {
                 text(t, "Result"), fileState, Boolean.TRUE.equals(u.get("NeedDaemonReload")),
                 text(u, "FragmentPath"), instant(u, "ActiveEnterTimestamp"), text(t, "Type"), pid, status,
                 next, instant(t, "LastTriggerUSec"),
-                name.endsWith(".timer") ? text(t, "Unit") : "");
+                name.endsWith(".timer") ? text(t, "Unit") : "", Math.max(0, number(t, "NRestarts")));
     }
 
     @Override

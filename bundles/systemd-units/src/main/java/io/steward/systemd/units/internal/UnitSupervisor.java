@@ -248,7 +248,7 @@ public final class UnitSupervisor {
                 return of(id, SupervisionState.PENDING, version, p.name() + " is " + (p.unitFileState().isEmpty()
                         ? "not enabled" : p.unitFileState()) + " (changed outside Steward)");
             }
-            return timer ? timerStatus(id, version, p) : serviceStatus(id, version, p);
+            return timer ? timerStatus(id, version, p) : serviceStatus(id, version, p).withRestarts(p.restarts());
         } catch (SystemdException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": reading " + r.primary()
                     + " from systemd failed: " + e.getMessage(), e);
@@ -279,6 +279,10 @@ public final class UnitSupervisor {
         String target = t.triggers().isEmpty()
                 ? t.name().substring(0, t.name().length() - ".timer".length()) + ".service" : t.triggers();
         UnitState svc = systemd.unit(target);
+        return timerState(id, version, t, svc).withRestarts(svc.restarts());
+    }
+
+    private SupervisionStatus timerState(AddonId id, Optional<String> version, UnitState t, UnitState svc) {
         String next = t.nextElapse().map(n -> "next run at " + TIME.format(n.truncatedTo(ChronoUnit.SECONDS)))
                 .orElse("no next run scheduled");
         String last = t.lastTrigger().map(l -> "; last run at " + TIME.format(l.truncatedTo(ChronoUnit.SECONDS)))
