@@ -573,7 +573,7 @@ final class CampaignHost implements AutoCloseable {
     }
 
     /** The distribution laid out as an installation: root-owned, nothing writable by others. */
-    static Path copyDistribution(Path target) throws IOException {
+    private static Path copyDistribution(Path target) throws IOException {
         for (String top : List.of("bin", "bundle", "deploy", "lib", "etc/deploy-trust")) {
             Path source = DIST.resolve(top);
             try (Stream<Path> files = Files.walk(source)) {

@@ -54,7 +54,6 @@ class FleetIT {
     @TempDir
     Path tmp;
     /** The distribution {@code bin/steward run} starts from. */
-    private Path home = HOME;
     private HttpServer http;
     private Process server;
     private final List<Process> agents = new ArrayList<>();
@@ -137,9 +136,8 @@ class FleetIT {
         Path etc = keys();
         Run rogue = steward("keygen", "--out", tmp.resolve("rogue").toString());
         assertEquals(0, rogue.exit(), rogue::toString);
-        // a copy of the distribution whose HTTP source polls every second (a .cfg in deploy/ reaches ConfigAdmin)
-        home = CampaignHost.copyDistribution(tmp.resolve("home"));
-        Files.writeString(home.resolve("deploy/io.steward.source.http.cfg"), "poll.seconds=1\n");
+        // the HTTP source polls every second: the operator's configuration in <etc> reaches ConfigAdmin
+        Files.writeString(etc.resolve("io.steward.source.http.cfg"), "poll.seconds=1\n");
         AtomicReference<byte[]> served = new AtomicReference<>(signed(1, TWO, "fleet.key.pem"));
         String url = serve(served);
 
@@ -259,7 +257,7 @@ class FleetIT {
     }
 
     private Process agent(Path data, Path etc, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(home.resolve("bin/steward").toString(), "run"));
+        List<String> command = new ArrayList<>(List.of(HOME.resolve("bin/steward").toString(), "run"));
         command.addAll(List.of(args));
         command.addAll(List.of("--data", data.toString(), "--etc", etc.toString(), "--unit-dir", tmp.resolve("units").toString(),
                 "--privileged-root", tmp.resolve("privileged").toString()));
