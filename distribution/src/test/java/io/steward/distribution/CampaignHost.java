@@ -35,6 +35,7 @@ import java.util.stream.Stream;
 final class CampaignHost implements AutoCloseable {
     private static final Path DIST = Path.of(System.getProperty("steward.home", "target/steward")).toAbsolutePath();
     private static final String AGENT = "steward";
+    private static final String FLEET_HOST = "crash-host";
 
     private final String address;
     private final Path scratch;
@@ -49,6 +50,9 @@ final class CampaignHost implements AutoCloseable {
     private final Path updaterState;
     private final Path socket;
     private Process agent;
+    private Process broker;          // the fleet's nats-server, in fleet mode
+    private int brokerPort;
+    private int puts;
     private Process updater;
     private int starts;
 
@@ -181,7 +185,66 @@ final class CampaignHost implements AutoCloseable {
 
     // ---------------------------------------------------------------- the agent and the updater
 
-    void assign(String document) throws IOException {
+    /**
+     * Fleet mode: the agent takes its assignments from a real nats-server on loopback ({@code run --nats}), each
+     * {@link #assign} is a signed {@code steward fleet put}, and the broker can be killed too.
+     */
+    void useFleet() throws Exception {
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            brokerPort = free.getLocalPort();
+        }
+        startBroker();
+        check(steward(false, "keygen", "--out", root.resolve("fleet").toString()), "keygen");
+        Files.copy(root.resolve("fleet.pub.pem"), etc.resolve("trust/fleet.pem"));
+    }
+
+    boolean fleet() {
+        return brokerPort != 0;
+    }
+
+    private String natsUrl() {
+        return "nats://127.0.0.1:" + brokerPort;
+    }
+
+    /** The broker, on its port and store of the first start (JetStream keeps the buckets across a kill). */
+    void startBroker() throws Exception {
+        Path dir = Files.createDirectories(root.resolve("nats"));
+        broker = new ProcessBuilder("nats-server", "-js", "-a", "127.0.0.1", "-p", Integer.toString(brokerPort),
+                "-sd", dir.resolve("store").toString()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("log").toFile())).start();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try (java.net.Socket probe = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), brokerPort)) {
+                return;
+            } catch (IOException notYet) {
+                if (!broker.isAlive() || System.nanoTime() > end) {
+                    throw new IllegalStateException("nats-server did not come up; its log:\n"
+                            + Files.readString(dir.resolve("log")), notYet);
+                }
+                Thread.sleep(50);     // polling a condition with a deadline
+            }
+        }
+    }
+
+    void killBroker() throws InterruptedException {
+        kill(broker);
+    }
+
+    boolean brokerRunning() {
+        return broker != null && broker.isAlive();
+    }
+
+    void assign(String document) throws Exception {
+        if (fleet()) {
+            Path file = Files.writeString(root.resolve("put-" + (++puts) + ".json"), document);
+            List<String> put = new ArrayList<>(List.of("fleet", "put", "--nats", natsUrl(), "--host", FLEET_HOST,
+                    "--key", root.resolve("fleet.key.pem").toString(), file.toString()));
+            if (puts == 1) {
+                put.add("--create-buckets");
+            }
+            check(steward(false, put.toArray(String[]::new)), "fleet put");
+            return;
+        }
         Path tmp = etc.resolve(".assignments.json.tmp");
         Files.writeString(tmp, document);
         Files.move(tmp, etc.resolve("assignments.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -215,6 +278,9 @@ final class CampaignHost implements AutoCloseable {
         int n = ++starts;
         List<String> command = new ArrayList<>(List.of("setpriv", "--reuid", AGENT, "--regid", AGENT, "--clear-groups",
                 "--", home.resolve("bin/steward").toString(), "run", "--verbose"));
+        if (fleet()) {
+            command.addAll(List.of("--nats", natsUrl(), "--host-id", FLEET_HOST));
+        }
         command.addAll(roots());
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(root.resolve("agent-" + n + ".out").toFile())
                 .redirectError(root.resolve("agent-" + n + ".err").toFile())
@@ -473,6 +539,9 @@ final class CampaignHost implements AutoCloseable {
     @Override
     public void close() throws Exception {
         try {
+            if (fleet() && !brokerRunning()) {
+                startBroker();
+            }
             if (agentRunning() && updaterRunning()) {
                 assign("{\"revision\":\"crash-end\",\"addons\":[]}\n");     // the agent removes everything
                 long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
@@ -497,6 +566,9 @@ final class CampaignHost implements AutoCloseable {
                 for (long[] p : sidecarProcesses(id)) {
                     new ProcessBuilder("/bin/kill", "-s", "KILL", "--", "-" + p[0]).start().waitFor(10, TimeUnit.SECONDS);
                 }
+            }
+            if (brokerRunning()) {
+                kill(broker);
             }
             try (Stream<Path> all = Files.walk(root)) {
                 for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {

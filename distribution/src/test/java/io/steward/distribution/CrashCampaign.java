@@ -32,6 +32,9 @@ final class CrashCampaign {
     static final List<String> VERSIONS = List.of("1.0.0", "2.0.0");
     /** What happens at the random instant; "agent" twice: the agent's own crash is the likeliest. */
     static final List<String> FAULTS = List.of("agent", "agent", "updater", "both", "daemon-reexec", "power cut");
+    /** In fleet mode the broker is killed too (and started again: no document can be put while it is down). */
+    static final List<String> FLEET_FAULTS = List.of("agent", "agent", "updater", "both", "daemon-reexec", "power cut",
+            "broker", "broker");
 
     /** One trial's outcome. */
     record Trial(int n, String fault, boolean changedWhileDown, boolean killedAgainOnBoot, boolean converged,
@@ -66,7 +69,8 @@ final class CrashCampaign {
         Map<String, String> during = draw();
         host.assign(document(during, n * 10 + 1));        // a pass begins on this change
         Thread.sleep(random.nextInt(3000));                // a random instant of it (or of the next ones)
-        String fault = FAULTS.get(random.nextInt(FAULTS.size()));
+        List<String> faults = host.fleet() ? FLEET_FAULTS : FAULTS;
+        String fault = faults.get(random.nextInt(faults.size()));
         switch (fault) {
             case "agent" -> host.killAgent();
             case "updater" -> host.killUpdater();
@@ -75,6 +79,10 @@ final class CrashCampaign {
                 host.killUpdater();
             }
             case "daemon-reexec" -> host.reexecSystemd();       // nothing killed: systemd re-executes under them
+            case "broker" -> {
+                host.killBroker();
+                host.startBroker();
+            }
             default -> host.powerCut();
         }
         Map<String, String> desired = during;
@@ -224,8 +232,11 @@ final class CrashCampaign {
         List<Long> times = trials.stream().filter(Trial::converged).map(Trial::convergeMillis).sorted().toList();
         b.append("crash campaign, seed ").append(seed).append('\n').append('\n');
         b.append("| fault | trials | converged | duplicates | orphans | torn files |\n|---|---:|---:|---:|---:|---:|\n");
-        for (String k : FAULTS.stream().distinct().toList()) {
+        for (String k : FLEET_FAULTS.stream().distinct().toList()) {
             List<Trial> of = trials.stream().filter(t -> t.fault().equals(k)).toList();
+            if (of.isEmpty() && !FAULTS.contains(k)) {
+                continue;       // the broker: fleet mode only
+            }
             b.append("| ").append(k).append(" | ").append(of.size()).append(" | ")
                     .append(of.stream().filter(Trial::converged).count()).append(" | ")
                     .append(of.stream().mapToInt(Trial::duplicates).sum()).append(" | ")
