@@ -4,7 +4,7 @@
  * implement the SPI in the {@code spi} subpackage.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.steward.supervision;
 
 import org.osgi.annotation.bundle.Export;

@@ -5,7 +5,7 @@
  * transport of the agent's status implements. {@code core} consumes all three on the whiteboard.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.steward.supervision.spi;
 
 import org.osgi.annotation.bundle.Export;
