@@ -91,6 +91,7 @@ final class SpoolIngester {
     private final Path spool;
     private final Limits limits;
     private Tally tally = Tally.NONE;
+    private int malformedInFile;     // only the first of a file is logged, then the file's count
 
     SpoolIngester(AddonId id, Path spool, Limits limits) {
         this.id = id;
@@ -183,6 +184,7 @@ final class SpoolIngester {
         String[] lines = new String(bytes, StandardCharsets.ISO_8859_1).split("\n", -1);
         int accepted = 0;
         int count = 0;
+        malformedInFile = 0;
         for (int i = 0; i < lines.length; i++) {
             String raw = lines[i];
             if (raw.isEmpty()) {
@@ -208,6 +210,9 @@ final class SpoolIngester {
             accepted++;
         }
         Files.deleteIfExists(f.path());
+        if (malformedInFile > 1) {
+            LOG.warn("add-on {}: result spool: {} had {} malformed lines", id, name, malformedInFile);
+        }
         record(accepted);
         return Optional.of(accepted);
     }
@@ -220,7 +225,7 @@ final class SpoolIngester {
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(latin1.getBytes(StandardCharsets.ISO_8859_1))).toString();
         } catch (CharacterCodingException e) {
-            problem(1, 0, 0, 0, file + " line " + lineNo + " is not UTF-8");
+            malformed(file + " line " + lineNo + " is not UTF-8");
             return Optional.empty();
         }
         if (line.endsWith("\r")) {
@@ -231,15 +236,15 @@ final class SpoolIngester {
             reader.setStrictness(Strictness.STRICT);
             JsonElement e = JsonParser.parseReader(reader);
             if (reader.peek() != JsonToken.END_DOCUMENT) {
-                problem(1, 0, 0, 0, file + " line " + lineNo + " has text after its JSON value");
+                malformed(file + " line " + lineNo + " has text after its JSON value");
                 return Optional.empty();
             }
             if (!e.isJsonObject()) {
-                problem(1, 0, 0, 0, file + " line " + lineNo + " is not a JSON object");
+                malformed(file + " line " + lineNo + " is not a JSON object");
                 return Optional.empty();
             }
         } catch (JsonParseException | IOException | IllegalStateException e) {
-            problem(1, 0, 0, 0, file + " line " + lineNo + " is not valid JSON");
+            malformed(file + " line " + lineNo + " is not valid JSON");
             return Optional.empty();
         }
         return Optional.of(line);
@@ -255,8 +260,19 @@ final class SpoolIngester {
         }
     }
 
+    private void malformed(String what) {
+        if (++malformedInFile == 1) {
+            LOG.warn("add-on {}: result spool: {}", id, what);
+        }
+        count(1, 0, 0, 0, what);
+    }
+
     private void problem(long malformed, long oversized, long droppedLines, long droppedFiles, String what) {
         LOG.warn("add-on {}: result spool: {}", id, what);
+        count(malformed, oversized, droppedLines, droppedFiles, what);
+    }
+
+    private void count(long malformed, long oversized, long droppedLines, long droppedFiles, String what) {
         Tally t = tally;
         tally = new Tally(t.records(), t.malformedLines() + malformed, t.oversizedFiles() + oversized,
                 t.droppedLines() + droppedLines, t.droppedFiles() + droppedFiles, Optional.of(what), t.sinkError());
