@@ -9,16 +9,21 @@ import com.google.gson.stream.JsonToken;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.ResultSink;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.StringReader;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -177,8 +182,20 @@ final class SpoolIngester {
         }
         byte[] bytes;
         try {
-            bytes = Files.readAllBytes(f.path());
+            bytes = readAtMost(f.path(), limits.maxFileBytes() + 1);
         } catch (NoSuchFileException gone) {
+            return Optional.of(0);
+        } catch (FileSystemException e) {
+            if (!Files.isSymbolicLink(f.path())) {
+                throw e;
+            }
+            Files.deleteIfExists(f.path());     // replaced by a link since it was listed (ELOOP)
+            problem(0, 1, 0, 0, name + " became a link; deleted unread");
+            return Optional.of(0);
+        }
+        if (bytes.length > limits.maxFileBytes()) {    // it grew since it was listed
+            Files.deleteIfExists(f.path());
+            problem(0, 1, 0, 0, name + " is over the cap of " + limits.maxFileBytes() + " bytes; deleted unread");
             return Optional.of(0);
         }
         String[] lines = new String(bytes, StandardCharsets.ISO_8859_1).split("\n", -1);
@@ -215,6 +232,14 @@ final class SpoolIngester {
         }
         record(accepted);
         return Optional.of(accepted);
+    }
+
+    /** At most {@code max} bytes of {@code file}, opened without following a link (the runs own the names). */
+    private static byte[] readAtMost(Path file, long max) throws IOException {
+        try (SeekableByteChannel ch = Files.newByteChannel(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+             InputStream in = Channels.newInputStream(ch)) {
+            return in.readNBytes((int) Math.min(max, Integer.MAX_VALUE - 8));
+        }
     }
 
     /** The line as a string when it is one strict JSON object in UTF-8; counted and logged otherwise. */
