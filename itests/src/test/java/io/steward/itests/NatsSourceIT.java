@@ -17,6 +17,7 @@ import io.nats.client.Nats;
 import io.nats.client.api.KeyValueConfiguration;
 import io.nats.client.api.KeyValueEntry;
 import io.nats.client.api.StorageType;
+import io.steward.supervision.ReconcileReport;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.source.signed.SignedAssignment;
 import io.steward.supervision.SupervisionState;
@@ -25,10 +26,13 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.KeyPair;
 import java.security.PrivateKey;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -160,6 +164,34 @@ public class NatsSourceIT extends PlatformTestSupport {
         awaitRemovedOrGone("nats-flow");
         awaitStatus("serial 2 converged", s -> s.get("serial").getAsLong() == 2 && s.get("converged").getAsBoolean()
                 && s.get("error").isJsonNull());
+    }
+
+    @Test
+    public void aSpooledResultFileReachesTheStreamOnceAndItsMalformedLineIsAWarning() throws Exception {
+        // the operator's side (steward fleet put --create-buckets creates it like this)
+        if (!connection.jetStreamManagement().getStreamNames().contains("steward-results")) {
+            connection.jetStreamManagement().addStream(io.nats.client.api.StreamConfiguration.builder()
+                    .name("steward-results").subjects("steward.results.>").storageType(StorageType.File)
+                    .duplicateWindow(Duration.ofHours(1)).build());
+        }
+        // what a timer's run leaves in its spool: a partial file, then a complete one
+        Path spool = Files.createDirectories(Path.of(context.getProperty("steward.data"), "addons", "felix-timer", "spool"));
+        Files.writeString(spool.resolve("run-2.tmp"), "{\"partial\":");
+        Files.writeString(spool.resolve("run-1.tmp"), "{\"run\":1,\"n\":1}\nnot json\n{\"run\":1,\"n\":2}\n");
+        Files.move(spool.resolve("run-1.tmp"), spool.resolve("run-1.jsonl"), StandardCopyOption.ATOMIC_MOVE);
+        await("the complete file is ingested and deleted", DEADLINE, () -> !Files.exists(spool.resolve("run-1.jsonl")),
+                () -> "still in the spool");
+        io.nats.client.JetStreamManagement jsm = connection.jetStreamManagement();
+        assertEquals(2, jsm.getStreamInfo("steward-results").getStreamState().getMsgCount());
+        io.nats.client.api.MessageInfo first = jsm.getMessage("steward-results", 1);
+        assertEquals("steward.results." + HOST + ".felix-timer", first.getSubject());
+        assertEquals("{\"run\":1,\"n\":1}", new String(first.getData(), StandardCharsets.UTF_8));
+        assertTrue(first.getHeaders().getFirst("Nats-Msg-Id"), first.getHeaders().getFirst("Nats-Msg-Id")
+                .startsWith(HOST + "/felix-timer/run-1.jsonl:1:"));
+        assertTrue("a partial file is left alone", Files.exists(spool.resolve("run-2.tmp")));
+        ReconcileReport report = supervision().reconcile().toCompletableFuture().get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(report.warnings().toString(), report.warnings().contains("add-on felix-timer: result spool: 1 malformed "
+                + "line (last: run-1.jsonl line 2 is not valid JSON)"));
     }
 
     @Test

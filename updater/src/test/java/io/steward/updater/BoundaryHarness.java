@@ -335,12 +335,18 @@ final class BoundaryHarness implements AutoCloseable {
         return realPreload;
     }
 
-    /** {@code @ADDON_STATE@} (and the config file) of an add-on, made by the agent, with the payloads in it. */
+    /**
+     * {@code @ADDON_STATE@}, {@code @ADDON_SPOOL@} (and the config file) of an add-on, made by the agent, with the
+     * payloads in them.
+     */
     void plantState(String id) throws IOException {
         Path addon = data.resolve("addons").resolve(id);
         Path st = addon.resolve("state");
         Files.createDirectories(st);
         writePayloads(st, "state-" + id, preload, st);
+        Path spool = addon.resolve("spool");
+        Files.createDirectories(spool);
+        writePayloads(spool, "spool-" + id, preload, spool);
         Files.writeString(addon.resolve("config.json"), script("config-" + id));
         Files.setPosixFilePermissions(addon.resolve("config.json"), PosixFilePermissions.fromString("rwxr-xr-x"));
         for (Path p = addon; !p.equals(data); p = p.getParent()) {

@@ -54,7 +54,7 @@ import java.util.stream.Stream;
  * also expects {@code <file> line <n>:}, n the 1-based physical line (counted in LF bytes) of the marker.
  * Placeholders (in file blocks and headers) are the harness's: {@code @ID@ @VERSION@ @TOK@ @DATA@ @SHM@ @TMP@
  * @VARTMP@ @LOCK@ @W777@ @W775@ @LINK@ @AGENT_UID@ @AGENT_GID@ @AGENT@}; {@code @ADDON_HOME@},
- * {@code @ADDON_STATE@} and {@code @ADDON_CONFIG@} are the policy's own and reach it unchanged.
+ * {@code @ADDON_STATE@}, {@code @ADDON_SPOOL@} and {@code @ADDON_CONFIG@} are the policy's own and reach it unchanged.
  */
 final class HostileCorpus {
     private static final Pattern TOKEN = Pattern.compile("<<([A-Za-z]+|x[0-9A-Fa-f]{2}|U\\+[0-9A-Fa-f]{4,6})>>");

@@ -27,6 +27,12 @@ public interface AddonHelper {
      * by a request.
      */
     String ENV_ADDON_ID = "STEWARD_ADDON_ID";
+    /**
+     * Environment variable every run gets: the add-on's result spool ({@code <data>/addons/<id>/spool}), where a
+     * run leaves {@code *.jsonl} result files (written as {@code *.tmp}, then renamed) for the agent to ingest. It
+     * cannot be overridden by the assignment or by a request.
+     */
+    String ENV_ADDON_SPOOL = "STEWARD_ADDON_SPOOL";
 
     /** The add-on this helper belongs to; never {@code null}. */
     AddonId addon();

@@ -8,7 +8,7 @@
  * kind bundle is active, and goes away with either.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.steward.helper;
 
 import org.osgi.annotation.bundle.Export;

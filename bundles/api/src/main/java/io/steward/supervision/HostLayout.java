@@ -26,6 +26,9 @@ public record HostLayout(Path data, Path etc, Path trust, Path unitDir, Path pri
     /** Framework property naming the privileged root. */
     public static final String PRIVILEGED_ROOT = "steward.privileged.root";
 
+    /** Name of an add-on's spool directory inside its {@link #addonHome}. */
+    public static final String SPOOL = "spool";
+
     public HostLayout {
         Objects.requireNonNull(data, "data");
         Objects.requireNonNull(etc, "etc");
@@ -51,6 +54,14 @@ public record HostLayout(Path data, Path etc, Path trust, Path unitDir, Path pri
     /** The state directory holding the ledger and the audit log. */
     public Path state() {
         return data.resolve("state");
+    }
+
+    /**
+     * The result spool of one add-on ({@code systemd_timer}, {@code ephemeral_helper}): its runs write
+     * {@code *.jsonl} files there, the agent ingests and deletes them. Agent-owned data, never executed.
+     */
+    public Path addonSpool(AddonId id) {
+        return addonHome(id).resolve(SPOOL);
     }
 
     /** The directory of one add-on's staged versions and {@code current} link. */

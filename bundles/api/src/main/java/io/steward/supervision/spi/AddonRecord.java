@@ -23,6 +23,11 @@ public record AddonRecord(Assignment assignment, Path home, long generation) {
         return assignment.id();
     }
 
+    /** The add-on's result spool, {@code <home>/spool} ({@link io.steward.supervision.HostLayout#addonSpool}). */
+    public Path spool() {
+        return home.resolve(io.steward.supervision.HostLayout.SPOOL);
+    }
+
     /** The {@code current} link of the add-on. */
     public Path current() {
         return home.resolve("current");

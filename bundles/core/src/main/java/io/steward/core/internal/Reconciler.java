@@ -18,6 +18,7 @@ import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.spi.ResultSink;
 import io.steward.supervision.spi.StatusSink;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
@@ -188,6 +189,8 @@ public final class Reconciler implements SupervisionService, AuditSink {
     }
 
     private final HostLayout layout;
+    /** The result spools of timers and helpers to the {@link ResultSink}; only in the agent. */
+    private final ResultsPump results;
     private final org.osgi.framework.Bundle systemBundle;     // null outside a framework (unit tests)
     private final boolean automatic;
     private final Duration callTimeout;
@@ -252,6 +255,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
                 Duration.ofSeconds(config.retry_max_seconds()), 0.2);
         this.notifier = automatic ? AgentNotifier.from(System.getenv(), ProcessHandle.current().pid())
                 : AgentNotifier.NONE;
+        this.results = automatic ? new ResultsPump(layout, SpoolIngester.Limits.DEFAULT, 2_000) : null;
         loop.execute(this::open);
         if (automatic) {
             // the first pass comes with the first source or dispatcher to bind, or with the timer
@@ -291,6 +295,9 @@ public final class Reconciler implements SupervisionService, AuditSink {
         synchronized (waiters) {
             waiters.forEach(w -> w.completeExceptionally(new IllegalStateException("the reconciler stopped")));
             waiters.clear();
+        }
+        if (results != null) {
+            results.close();
         }
         releaseLock();
         LOG.info("Reconciler stopped");
@@ -383,6 +390,20 @@ public final class Reconciler implements SupervisionService, AuditSink {
             List<StatusSink> next = new ArrayList<>(sinks);
             next.removeIf(s -> s == sink);
             sinks = List.copyOf(next);
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    void setResultSink(ResultSink sink) {
+        if (results != null) {
+            results.sink(sink);
+        }
+    }
+
+    void unsetResultSink(ResultSink sink) {
+        if (results != null) {
+            results.sinkGone(sink);
         }
     }
 
@@ -585,6 +606,9 @@ public final class Reconciler implements SupervisionService, AuditSink {
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
         Desired desired = collectDesired(warnings);
+        if (results != null) {
+            warnings.addAll(results.warnings());
+        }
         // a one-shot plan beside a running agent says what that agent does: it has adopted what it owns
         java.util.function.Predicate<AddonId> attached = dryRun && !automatic && lock == null && agentRunning()
                 ? id -> true : this::attached;

@@ -37,6 +37,8 @@ public final class UnitPolicy {
     public static final String ADDON_HOME = "@ADDON_HOME@";
     /** The placeholder for the add-on's writable state directory. */
     public static final String ADDON_STATE = "@ADDON_STATE@";
+    /** The placeholder for the add-on's result spool (agent-owned data, never executed). */
+    public static final String ADDON_SPOOL = "@ADDON_SPOOL@";
     /** The placeholder for the add-on's merged config file. */
     public static final String ADDON_CONFIG = "@ADDON_CONFIG@";
 
@@ -192,6 +194,11 @@ public final class UnitPolicy {
         return layout.addonHome(id).resolve("state");
     }
 
+    /** The add-on's result spool: {@code <data>/addons/<id>/spool}, see {@link HostLayout#addonSpool}. */
+    public static Path spoolDir(HostLayout layout, AddonId id) {
+        return layout.addonSpool(id);
+    }
+
     /** The add-on's merged config file: {@code <data>/addons/<id>/config.json}. */
     public static Path configFile(HostLayout layout, AddonId id) {
         return layout.addonHome(id).resolve("config.json");
@@ -202,6 +209,7 @@ public final class UnitPolicy {
         Map<String, String> values = new LinkedHashMap<>();
         values.put(ADDON_HOME, home.toString());
         values.put(ADDON_STATE, stateDir(layout, id).toString());
+        values.put(ADDON_SPOOL, spoolDir(layout, id).toString());
         values.put(ADDON_CONFIG, configFile(layout, id).toString());
         return values;
     }
@@ -497,10 +505,18 @@ public final class UnitPolicy {
             }
         }
 
-        /** True for the add-on's own state directory (and below) and its config file. */
+        /** True for the add-on's own state and spool directories (and below) and its config file. */
         private boolean dataOfTheAddon(String path) {
             Path p = Path.of(path).normalize();
-            return p.startsWith(stateDir(ctx.layout(), ctx.id())) || p.equals(configFile(ctx.layout(), ctx.id()));
+            return p.startsWith(stateDir(ctx.layout(), ctx.id())) || p.startsWith(spoolDir(ctx.layout(), ctx.id()))
+                    || p.equals(configFile(ctx.layout(), ctx.id()));
+        }
+
+        /** True when {@code value} mentions the add-on's state or spool directory or its config file anywhere. */
+        private boolean namesDataOfTheAddon(String value) {
+            return value.contains(stateDir(ctx.layout(), ctx.id()).toString())
+                    || value.contains(spoolDir(ctx.layout(), ctx.id()).toString())
+                    || value.contains(configFile(ctx.layout(), ctx.id()).toString());
         }
 
         private void judge(Entry e, String what, String path) throws RuleViolation {
@@ -552,6 +568,11 @@ public final class UnitPolicy {
                         + "by name into a root service");
             }
             boolean search = SEARCH_VARIABLES.contains(name);
+            // a root unit is refused any path the agent writes below; a non-root one may read them, never load code
+            if (!runsAsRoot && (search || OPTION_VARIABLES.contains(name)) && namesDataOfTheAddon(value)) {
+                throw violation(e, ENVIRONMENT, "Environment= sets " + name + " into what the agent writes (the "
+                        + "add-on's state, spool or config); a variable that names code to load may not point there");
+            }
             if (search) {
                 for (String entry : value.split("[:; \t]", -1)) {
                     if (!entry.startsWith("/")) {

@@ -62,6 +62,31 @@ class UnitPolicyTest {
     }
 
     @Test
+    void theSpoolRendersAndANonRootUnitMayPassItAsArgumentOrValue() throws Exception {
+        UnitPolicy.CheckedUnit u = service("[Service]\nUser=nobody\nEnvironment=OUT=@ADDON_SPOOL@\n"
+                + "ExecStart=@ADDON_HOME@/bin/probe --out=@ADDON_SPOOL@ ${OUT}/x\n");
+        assertTrue(u.canonical().contains("ExecStart=" + HOME + "/bin/probe --out=/data/addons/netprobe/spool "
+                + "${OUT}/x\n"), u.canonical());
+        assertTrue(u.canonical().contains("Environment=OUT=/data/addons/netprobe/spool\n"), u.canonical());
+    }
+
+    @Test
+    void theSpoolIsNeverRunLoadedSearchedOrReadByRoot() {
+        assertRule("root-owned paths", "[Service]\nExecStart=@ADDON_HOME@/x --out @ADDON_SPOOL@\n");
+        assertRule("root-owned paths", "[Service]\nUser=nobody\nExecStart=+@ADDON_HOME@/x @ADDON_SPOOL@/f\n");
+        assertRule("root-owned paths", "[Service]\nUser=nobody\nExecStart=@ADDON_SPOOL@/evil\n");
+        assertRule("root-owned paths", "[Service]\nDynamicUser=yes\nExecStartPre=@ADDON_SPOOL@/evil\n"
+                + "ExecStart=@ADDON_HOME@/x\n");
+        assertRule("root-owned paths", "[Service]\nUser=nobody\nWorkingDirectory=@ADDON_SPOOL@\n"
+                + "ExecStart=@ADDON_HOME@/x\n");
+        for (String v : List.of("LD_PRELOAD=@ADDON_SPOOL@/evil.so", "LD_LIBRARY_PATH=/usr/lib:@ADDON_SPOOL@",
+                "PYTHONPATH=@ADDON_SPOOL@", "PERL5OPT=-I@ADDON_SPOOL@", "JAVA_TOOL_OPTIONS=-javaagent:@ADDON_SPOOL@/a.jar",
+                "NODE_OPTIONS=--require=@ADDON_SPOOL@/e.js", "PERL5OPT=-I@ADDON_STATE@")) {
+            assertRule("environment", "[Service]\nUser=nobody\nEnvironment=" + v + "\nExecStart=@ADDON_HOME@/x\n");
+        }
+    }
+
+    @Test
     void rootUnitsMayNotReadWhatTheAgentWrites() {
         assertRule("root-owned paths", "[Service]\nExecStart=@ADDON_HOME@/x --config @ADDON_CONFIG@\n");
         assertRule("root-owned paths", "[Service]\nUser=nobody\nExecStart=+@ADDON_HOME@/x @ADDON_STATE@/f\n");

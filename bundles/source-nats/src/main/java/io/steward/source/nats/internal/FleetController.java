@@ -45,7 +45,10 @@ final class FleetController {
         this.statusBucket = statusBucket;
     }
 
-    /** Creates both buckets when missing: {@code replicas} copies each (3 in a cluster), file storage. */
+    /**
+     * Creates both buckets and the results stream when missing: {@code replicas} copies each (3 in a cluster),
+     * file storage.
+     */
     void ensureBuckets(int replicas) throws IOException, JetStreamApiException {
         KeyValueManagement kvm = connection.keyValueManagement();
         List<String> existing = kvm.getBucketNames();
@@ -55,6 +58,7 @@ final class FleetController {
                         .storageType(StorageType.File).build());
             }
         }
+        ResultPublisher.ensureStream(connection, replicas);
     }
 
     /**

@@ -9,6 +9,7 @@ import io.steward.supervision.AssignmentCodec;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
 import io.steward.supervision.spi.AssignmentSource;
+import io.steward.supervision.spi.ResultSink;
 import io.steward.supervision.spi.StatusSink;
 import java.io.IOException;
 import java.time.Instant;
@@ -33,7 +34,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The NATS fleet transport of an agent: the host's signed assignment document in from
  * {@code <bucket>/host.<id>} ({@link AssignmentSource}), its status out to {@code <status bucket>/host.<id>}
- * ({@link StatusSink}). Offline first: the last valid document (cached by the {@link SignedDocumentGate})
+ * ({@link StatusSink}), the add-ons' spooled results to the stream {@code steward-results} ({@link ResultSink},
+ * {@link ResultPublisher}). Offline first: the last valid document (cached by the {@link SignedDocumentGate})
  * is in effect from activation on, before the network is tried. A value the gate refuses changes nothing;
  * its one sentence is the source's error (logged by core, written in the status) until a valid one comes.
  * <p>
@@ -57,6 +59,7 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
     private final NatsLink link;
     private final AssignmentWatch watch;
     private final StatusWriter status;
+    private final ResultPublisher results;
     private final String agentVersion;
     private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
 
@@ -83,6 +86,7 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
             link = null;
             watch = null;
             status = null;
+            results = null;
             agentVersion = null;
             return;
         }
@@ -104,10 +108,12 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
                 settings.link().reconnectWait(), settings.link().reconnectMax());
         status = new StatusWriter(settings.statusBucket(), settings.key(), this::renderStatus, statusThread,
                 settings.heartbeat(), config.status_per_second(), config.status_burst());
+        results = new ResultPublisher(settings.hostId());
         link = new NatsLink(settings.link(), this);
         // the services first: core applies the cached document while the link is still connecting
         registrations.add(context.registerService(AssignmentSource.class, this, null));
         registrations.add(context.registerService(StatusSink.class, this, null));
+        registrations.add(context.registerService(ResultSink.class, results, null));
         status.start();
         link.start(watchThread);
         watchThread.scheduleWithFixedDelay(this::reloadLink, 5, 5, TimeUnit.SECONDS);
@@ -224,11 +230,17 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
     public void up(Connection connection) {
         watch.up(connection);
         status.up(connection);
+        try {
+            results.up(connection);
+        } catch (IOException e) {
+            LOG.warn("NATS: results cannot be published on this connection: {}", e.toString());
+        }
     }
 
     @Override
     public void down() {
         status.down();
+        results.down();
     }
 
     private void reloadLink() {
@@ -263,6 +275,11 @@ public final class NatsAssignmentSource implements AssignmentSource, StatusSink,
     /** For tests: the watch (its last revision and how many watches it started). */
     AssignmentWatch watch() {
         return watch;
+    }
+
+    /** For tests: the results transport (the {@link ResultSink} service). */
+    ResultPublisher results() {
+        return results;
     }
 
     /** For tests: the link. */

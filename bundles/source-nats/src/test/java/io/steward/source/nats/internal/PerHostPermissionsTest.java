@@ -28,9 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Server-side isolation of hosts (the users of src/test/resources/*.conf, documented in docs/fleet.md):
- * with exactly these permissions an agent watches and reads its own document and writes its own status,
- * and host h1 can neither read h2's document nor write h2's status. A refused request is a timeout or a
- * permissions error on the client: "permission denied or unreachable".
+ * with exactly these permissions an agent watches and reads its own document, writes its own status and publishes
+ * its own results, and host h1 can neither read h2's document, write h2's status nor publish h2's results. A
+ * refused request is a timeout or a permissions error on the client: "permission denied or unreachable".
  */
 class PerHostPermissionsTest {
     @TempDir
@@ -82,6 +82,7 @@ class PerHostPermissionsTest {
         await("h1's status is written", () -> controller.status("h1").isPresent()
                 && json(controller.status("h1").get()).get("serial").getAsLong() == 1);
         source.watch().read();      // the backstop get is allowed too (direct get of its own key)
+        source.results().accept(new io.steward.supervision.AddonId("probe"), "r.jsonl:1:h", "{\"mine\":1}");   // its results
         assertEquals("", source.link().lastError(), "the agent needed nothing it was not allowed");
 
         h1 = Nats.connect(new Options.Builder().server(url("h1")).inboxPrefix("_INBOX_h1").build());
@@ -101,6 +102,10 @@ class PerHostPermissionsTest {
         }), "h1 must not watch h2's key");
         assertThrows(Exception.class, () -> h1.keyValue("steward-status").put("host.h2", "{\"forged\":true}".getBytes()),
                 "h1 must not write h2's status");
+        assertThrows(Exception.class, () -> h1.jetStream().publish("steward.results.h2.probe", "{\"forged\":1}".getBytes()),
+                "h1 must not publish h2's results");
+        assertEquals(1, admin.jetStreamManagement().getStreamInfo(ResultPublisher.STREAM).getStreamState().getMsgCount(),
+                "only h1's own record is in the stream");
         assertTrue(seen.isEmpty());
         assertTrue(controller.status("h2").isEmpty(), "no status was forged for h2");
         // a wildcard watch of the whole bucket (a consumer without h1's filter) is refused as well

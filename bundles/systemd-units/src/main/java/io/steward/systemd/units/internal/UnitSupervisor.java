@@ -392,11 +392,23 @@ public final class UnitSupervisor {
             }
             merge(merged, object(id, a.configJson(), "the assignment's config"));
             Files.createDirectories(UnitPolicy.stateDir(layout, id));
+            if (timer) {
+                createSpool(UnitPolicy.spoolDir(layout, id));
+            }
             writeAtomically(config, (new Gson().toJson(merged) + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot write " + config + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A timer's runs write their results into the spool as the unit's own {@code User=} or dynamic user, so it is
+     * 1733: anyone may create a file in it, only the agent lists and reads them, nobody deletes another's file.
+     */
+    private static void createSpool(Path spool) throws IOException {
+        Files.createDirectories(spool);
+        Files.setAttribute(spool, "unix:mode", 01733);
     }
 
     private static JsonObject object(AddonId id, String text, String what) throws SupervisionException {

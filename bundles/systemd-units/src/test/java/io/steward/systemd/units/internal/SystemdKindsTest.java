@@ -24,6 +24,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -394,6 +395,43 @@ class SystemdKindsTest {
         kind.remove(new AddonId(id));
         assertEquals(Set.of(), ownedFiles(id));
         assertEquals("not-found", systemd.unit(timer).loadState());
+    }
+
+    @Test
+    void aTimerRunAsItsOwnUserWritesResultsIntoItsSpool() throws Exception {
+        String id = newId();
+        String timer = "steward-" + id + ".timer";
+        String svc = "steward-" + id + ".service";
+        // nobody must reach its program and its spool: the sandbox's temporary directories are 0700
+        for (Path p : List.of(f.layout.privilegedRoot(), f.layout.data())) {
+            for (Path q = p; q.getParent() != null && !q.equals(Path.of("/tmp")); q = q.getParent()) {
+                Set<java.nio.file.attribute.PosixFilePermission> perms = new java.util.HashSet<>(
+                        Files.getPosixFilePermissions(q));
+                perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+                Files.setPosixFilePermissions(q, perms);
+            }
+        }
+        RepoStager.publish(f.repo, id, "1", Map.of(timer, "[Timer]\nOnActiveSec=1\nOnUnitActiveSec=1\n"
+                + "AccuracySec=1ms\n[Install]\nWantedBy=timers.target\n", svc, "[Service]\nType=oneshot\nUser=nobody\n"
+                + "ExecStart=@ADDON_HOME@/run.sh @ADDON_SPOOL@\n", "run.sh", "#!/bin/sh\nset -e\n"
+                + "printf '{\"uid\":%s}\\n' \"$(id -u)\" > \"$1/run-$$.tmp\"\nmv \"$1/run-$$.tmp\" \"$1/run-$$.jsonl\"\n"));
+        UnitSupervisor kind = f.supervisor("systemd_timer");
+        SupervisionStatus s = kind.apply(f.record(id, "systemd_timer", "1"));
+        assertEquals(SupervisionState.READY, s.state(), s.detail());
+        Path spool = f.layout.addonSpool(new AddonId(id));
+        assertEquals(01733, (int) Files.getAttribute(spool, "unix:mode") & 07777, "anyone may drop a file, nobody lists");
+        await("a run left a complete result file", () -> {
+            try (Stream<Path> files = Files.list(spool)) {
+                return files.anyMatch(p -> p.toString().endsWith(".jsonl"));
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        });
+        try (Stream<Path> files = Files.list(spool)) {
+            Path first = files.filter(p -> p.toString().endsWith(".jsonl")).findFirst().orElseThrow();
+            assertEquals("{\"uid\":65534}\n", Files.readString(first), "written by the unit's own user");
+        }
+        kind.remove(new AddonId(id));
     }
 
     // ---- crash ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -228,8 +229,19 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
                     + ": apply failed: an ephemeral_helper needs a program, and delivery " + a.delivery()
                     + " ships none");
         };
+        createSpool(addon);
         register(addon, executable);
         return status(a.id());
+    }
+
+    /** The spool the runs write results into (runs are the agent's user: nothing wider than 0700). */
+    private static void createSpool(AddonRecord addon) throws SupervisionException {
+        try {
+            Files.createDirectories(addon.spool());
+        } catch (IOException e) {
+            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + addon.id() + ": apply failed: cannot "
+                    + "create its spool " + addon.spool() + ": " + e.getMessage(), e);
+        }
     }
 
     @Override
@@ -251,6 +263,7 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
                     current.map(c -> c.manifest().version()).orElse("missing"), a.version());
             return apply(addon);
         }
+        createSpool(addon);
         register(addon, executable(addon, current.get()));
         return status(a.id());
     }
@@ -383,7 +396,8 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
             return;   // unchanged: consumers keep the service they hold
         }
         Path workingDirectory = a.delivery().equals("pushed_artifact") ? addon.current() : Path.of("/");
-        Invocation invocation = new Invocation(a.id(), a.version(), executable, a.args(), a.env(), workingDirectory);
+        Invocation invocation = new Invocation(a.id(), a.version(), executable, a.args(), a.env(), workingDirectory,
+                addon.spool());
         Hashtable<String, Object> properties = new Hashtable<>();
         properties.put(AddonHelper.ADDON_ID, a.id().value());
         properties.put(AddonHelper.ADDON_VERSION, a.version());

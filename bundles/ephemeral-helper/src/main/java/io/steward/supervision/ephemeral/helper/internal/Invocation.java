@@ -15,9 +15,10 @@ import java.util.Objects;
  * @param args             the assignment's arguments, put before a request's
  * @param env              the assignment's environment
  * @param workingDirectory the directory the program starts in
+ * @param spool            the add-on's result spool, passed as {@code STEWARD_ADDON_SPOOL}
  */
 record Invocation(AddonId id, String version, Path executable, List<String> args, Map<String, String> env,
-                  Path workingDirectory) {
+                  Path workingDirectory, Path spool) {
     Invocation {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(version, "version");
@@ -25,5 +26,6 @@ record Invocation(AddonId id, String version, Path executable, List<String> args
         args = List.copyOf(args);
         env = Map.copyOf(env);
         Objects.requireNonNull(workingDirectory, "workingDirectory");
+        Objects.requireNonNull(spool, "spool");
     }
 }

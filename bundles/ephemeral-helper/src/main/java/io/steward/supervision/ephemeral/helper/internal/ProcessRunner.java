@@ -78,6 +78,7 @@ final class ProcessRunner {
         env.putAll(invocation.env());
         env.putAll(request.env());
         env.put(AddonHelper.ENV_ADDON_ID, helper);
+        env.put(AddonHelper.ENV_ADDON_SPOOL, invocation.spool().toString());
         env.put(OrphanRuns.ENV, owner);     // a later agent kills the run if this one dies under it
 
         long t0 = System.nanoTime();

@@ -271,6 +271,21 @@ class EphemeralHelperDispatcherTest {
     }
 
     @Test
+    void aRunWritesResultsIntoTheSpoolNamedBySTEWARD_ADDON_SPOOL() throws Exception {
+        stager.prepare(ID, "1.0.0", """
+                printf '{"n":1}\\n' > "$STEWARD_ADDON_SPOOL/r.tmp" && mv "$STEWARD_ADDON_SPOOL/r.tmp" "$STEWARD_ADDON_SPOOL/r.jsonl"
+                echo "spool:$STEWARD_ADDON_SPOOL"
+                """);
+        EphemeralHelperDispatcher d = dispatcher();
+        d.apply(record("1.0.0"));
+        HelperResult r = run(helper(), new HelperRequest(List.of(), Map.of("STEWARD_ADDON_SPOOL", "/tmp"),
+                new byte[0], Duration.ofSeconds(20)));
+        assertEquals(0, r.exitCode(), r.stderrText());
+        assertEquals("spool:" + home.resolve("spool") + "\n", r.stdoutText(), "the request cannot point it elsewhere");
+        assertEquals("{\"n\":1}\n", Files.readString(home.resolve("spool/r.jsonl")));
+    }
+
+    @Test
     void shortRunsNeverLoseTheirOutput() throws Exception {
         // the group kill after each run must leave the pipes to the drainers (Process.destroyForcibly
         // closes them: under load, output a late drainer had not read yet was lost)
