@@ -35,7 +35,7 @@ import java.util.stream.Stream;
 final class CampaignHost implements AutoCloseable {
     private static final Path DIST = Path.of(System.getProperty("steward.home", "target/steward")).toAbsolutePath();
     private static final String AGENT = "steward";
-    private static final String FLEET_HOST = "crash-host";
+    static final String FLEET_HOST = "crash-host";
 
     private final String address;
     private final Path scratch;
@@ -123,25 +123,29 @@ final class CampaignHost implements AutoCloseable {
                 continue;
             }
             for (String version : CrashCampaign.VERSIONS) {
-                Path dir = Files.createDirectories(root.resolve("src").resolve(id + "-" + version));
-                Map<String, String> files = sources(id, version);
-                for (Map.Entry<String, String> f : files.entrySet()) {
-                    Files.writeString(dir.resolve(f.getKey()), f.getValue());
-                }
-                Files.setPosixFilePermissions(dir.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
-                Path out = Files.createDirectories(root.resolve("repo")).resolve(id + "-" + version + ".tar.gz");
-                String packed = check(steward(false, "pack", dir.toString(), "--key", root.resolve("it.key.pem").toString(),
-                        "--out", out.toString(), "--json"), "pack " + id);
-                JsonObject p = JsonParser.parseString(packed).getAsJsonObject();
-                JsonObject artifact = new JsonObject();
-                artifact.addProperty("url", out.toUri().toString());
-                artifact.addProperty("sha256", p.get("sha256").getAsString());
-                artifact.addProperty("signature", p.get("signature").getAsString());
-                artifact.addProperty("key", p.get("key").getAsString());
-                artifacts.put(id + "@" + version, artifact);
+                artifacts.put(id + "@" + version, pack(id, version, sources(id, version)));
             }
         }
         return artifacts;
+    }
+
+    /** Packs and signs one add-on from its files ({@code run.sh} made executable); the assignment's artifact object. */
+    JsonObject pack(String id, String version, Map<String, String> files) throws Exception {
+        Path dir = Files.createDirectories(root.resolve("src").resolve(id + "-" + version));
+        for (Map.Entry<String, String> f : files.entrySet()) {
+            Files.writeString(dir.resolve(f.getKey()), f.getValue());
+        }
+        Files.setPosixFilePermissions(dir.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path out = Files.createDirectories(root.resolve("repo")).resolve(id + "-" + version + ".tar.gz");
+        String packed = check(steward(false, "pack", dir.toString(), "--key", root.resolve("it.key.pem").toString(),
+                "--out", out.toString(), "--json"), "pack " + id);
+        JsonObject p = JsonParser.parseString(packed).getAsJsonObject();
+        JsonObject artifact = new JsonObject();
+        artifact.addProperty("url", out.toUri().toString());
+        artifact.addProperty("sha256", p.get("sha256").getAsString());
+        artifact.addProperty("signature", p.get("signature").getAsString());
+        artifact.addProperty("key", p.get("key").getAsString());
+        return artifact;
     }
 
     /** An add-on's files: the first two sidecars notify after up to 2 s, the others count as ready after the grace. */
@@ -202,7 +206,7 @@ final class CampaignHost implements AutoCloseable {
         return brokerPort != 0;
     }
 
-    private String natsUrl() {
+    String natsUrl() {
         return "nats://127.0.0.1:" + brokerPort;
     }
 
@@ -382,6 +386,19 @@ final class CampaignHost implements AutoCloseable {
         }
     }
 
+    private boolean ledgerIsEmpty() {
+        try (Stream<Path> entries = Files.list(data.resolve("state/ledger"))) {
+            return entries.noneMatch(p -> p.getFileName().toString().endsWith(".json"));
+        } catch (IOException e) {
+            return true;        // no ledger yet
+        }
+    }
+
+    /** The agent's data directory (what an add-on's units run under needs to traverse it: README "Results out"). */
+    Path data() {
+        return data;
+    }
+
     /** Every copy of a sidecar on the host: {pid, index of its version in VERSIONS}. */
     List<long[]> sidecarProcesses(String id) {
         byte[] state = ("STEWARD_ADDON_STATE=" + data.resolve("addons").resolve(id).resolve("state"))
@@ -545,7 +562,7 @@ final class CampaignHost implements AutoCloseable {
             if (agentRunning() && updaterRunning()) {
                 assign("{\"revision\":\"crash-end\",\"addons\":[]}\n");     // the agent removes everything
                 long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-                while (System.nanoTime() < end && CrashCampaign.allIds().stream().anyMatch(id -> ledgerEntry(id) != null)) {
+                while (System.nanoTime() < end && !ledgerIsEmpty()) {
                     Thread.sleep(200);
                 }
             }
