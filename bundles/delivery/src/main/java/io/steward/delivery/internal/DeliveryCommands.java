@@ -1,5 +1,6 @@
 package io.steward.delivery.internal;
 
+import io.steward.oneshot.internal.OneShotRun;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
 
@@ -39,7 +40,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -61,8 +61,7 @@ public final class DeliveryCommands {
 
     private final BundleContext context;
     private final DeliveryStager.Config config;
-    private final Thread worker;
-    private volatile ServiceRegistration<?> result;
+    private final OneShotRun oneShot;      // null: not this bundle's command, or the agent
 
     /** What the launcher prints. */
     /** An invocation error: exit 2. */
@@ -80,27 +79,16 @@ public final class DeliveryCommands {
         this.config = config;
         String command = context.getProperty("steward.command");
         if (command == null || !COMMANDS.contains(command)) {
-            worker = null;
+            oneShot = null;
             return;
         }
-        worker = new Thread(() -> publish(run(command)), "delivery-command");
-        worker.setDaemon(true);
-        worker.start();
+        oneShot = new OneShotRun(context, "delivery-command", () -> run(command));
     }
 
     @Deactivate
     void deactivate() throws InterruptedException {
-        if (worker != null) {
-            worker.interrupt();
-            worker.join(5000);
-        }
-        ServiceRegistration<?> r = result;
-        if (r != null) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException e) {
-                // gone with the bundle
-            }
+        if (oneShot != null) {
+            oneShot.close();
         }
     }
 
@@ -450,14 +438,6 @@ public final class DeliveryCommands {
                         : "expected " + n + " argument(s), got " + positional.size());
             }
             return positional;
-        }
-    }
-
-    private void publish(CommandResult outcome) {
-        try {
-            result = context.registerService(Object.class, new Object(), outcome.serviceProperties());
-        } catch (IllegalStateException e) {
-            // the framework is stopping; nobody is waiting any more
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.steward.health.internal;
 
+import io.steward.oneshot.internal.OneShotRun;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -14,7 +15,6 @@ import org.apache.felix.hc.api.FormattingResultLog;
 import org.apache.felix.hc.api.Result;
 import org.apache.felix.hc.api.ResultLog;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -30,8 +30,7 @@ public final class HealthCommand {
     private static final Gson JSON = new GsonBuilder().disableHtmlEscaping().create();
 
     private final BundleContext context;
-    private final Thread worker;
-    private volatile ServiceRegistration<?> result;
+    private final OneShotRun oneShot;      // null: not this bundle's command, or the agent
 
     /** One check's outcome: its name, tags and log. */
     record Outcome(String name, List<String> tags, ResultLog log) {
@@ -45,36 +44,23 @@ public final class HealthCommand {
                          @Reference AgentHealth agent) {
         this.context = context;
         if (!"health".equals(context.getProperty("steward.command"))) {
-            worker = null;
+            oneShot = null;
             return;
         }
         boolean json = Boolean.parseBoolean(context.getProperty("steward.json"));
-        worker = new Thread(() -> {
-            CommandResult r;
+        oneShot = new OneShotRun(context, "health-command", () -> {
             try {
-                r = render(outcomes(supervision, agent), json);
+                return render(outcomes(supervision, agent), json);
             } catch (Exception e) {
-                r = new CommandResult(1, "", "steward: health: " + e.getMessage());
+                return new CommandResult(1, "", "steward: health: " + e.getMessage());
             }
-            result = context.registerService(Object.class, new Object(), r.serviceProperties());
-        }, "health-command");
-        worker.setDaemon(true);
-        worker.start();
+        });
     }
 
     @Deactivate
     void deactivate() throws InterruptedException {
-        if (worker != null) {
-            worker.interrupt();
-            worker.join(5000);
-        }
-        ServiceRegistration<?> r = result;
-        if (r != null) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException e) {
-                // gone with the bundle
-            }
+        if (oneShot != null) {
+            oneShot.close();
         }
     }
 

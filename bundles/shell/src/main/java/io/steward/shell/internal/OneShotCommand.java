@@ -1,5 +1,6 @@
 package io.steward.shell.internal;
 
+import io.steward.oneshot.internal.OneShotRun;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
@@ -13,7 +14,6 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -36,14 +36,13 @@ public final class OneShotCommand {
 
     private final BundleContext context;
     private final SupervisionService supervision;
-    private final Thread worker;
-    private volatile ServiceRegistration<?> result;
+    private final OneShotRun oneShot;      // null: not this bundle's command, or the agent
 
     private final List<AssignmentSource> sources;
     /** What guards deploy/ (the launcher starts it first), or null (an embedding without one). */
     private final DeployFolder deploy;
 
-    // the sources are constructor-injected so the worker never sees them unset; the launcher
+    // the sources are constructor-injected so the one-shot run never sees them unset; the launcher
     // starts this bundle last, when every source and dispatcher is registered
     @Activate
     public OneShotCommand(BundleContext context, @Reference SupervisionService supervision,
@@ -58,28 +57,17 @@ public final class OneShotCommand {
         String command = context.getProperty("steward.command");
         boolean json = Boolean.parseBoolean(context.getProperty("steward.json"));
         if (command == null || !ONE_SHOT.contains(command)) {   // the agent, or a command another bundle serves
-            worker = null;
+            oneShot = null;
             return;
         }
-        worker = new Thread(() -> publish(json ? Render.jsonError(run(command, true)) : run(command, false)),
-                "shell-oneshot");
-        worker.setDaemon(true);
-        worker.start();
+        oneShot = new OneShotRun(context, "shell-oneshot",
+                () -> json ? Render.jsonError(run(command, true)) : run(command, false));
     }
 
     @Deactivate
     void deactivate() throws InterruptedException {
-        if (worker != null) {
-            worker.interrupt();
-            worker.join(5000);
-        }
-        ServiceRegistration<?> r = result;
-        if (r != null) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException e) {
-                // gone with the bundle
-            }
+        if (oneShot != null) {
+            oneShot.close();
         }
     }
 
@@ -163,13 +151,5 @@ public final class OneShotCommand {
 
     private static List<String> warnings(ReconcileReport r) {
         return r.warnings().stream().map(w -> "steward: warning: " + w).toList();
-    }
-
-    private void publish(CommandResult outcome) {
-        try {
-            result = context.registerService(Object.class, new Object(), outcome.serviceProperties());
-        } catch (IllegalStateException e) {
-            // the framework is stopping; nobody is waiting any more
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.steward.source.nats.internal;
 
+import io.steward.oneshot.internal.OneShotRun;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParser;
@@ -31,7 +32,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -56,8 +56,7 @@ public final class FleetCommands {
 
     private final BundleContext context;
     private final AssignmentCodec codec;
-    private final Thread worker;
-    private volatile ServiceRegistration<?> result;
+    private final OneShotRun oneShot;      // null: not this bundle's command, or the agent
 
     /** An invocation error: exit 2. */
     static final class Usage extends Exception {
@@ -73,27 +72,16 @@ public final class FleetCommands {
         this.context = context;
         this.codec = codec;
         if (!"fleet".equals(context.getProperty("steward.command"))) {
-            worker = null;
+            oneShot = null;
             return;
         }
-        worker = new Thread(() -> publish(run(args(context.getProperty("steward.command.args")))), "fleet-command");
-        worker.setDaemon(true);
-        worker.start();
+        oneShot = new OneShotRun(context, "fleet-command", () -> run(args(context.getProperty("steward.command.args"))));
     }
 
     @Deactivate
     void deactivate() throws InterruptedException {
-        if (worker != null) {
-            worker.interrupt();
-            worker.join(5000);
-        }
-        ServiceRegistration<?> r = result;
-        if (r != null) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException e) {
-                // gone with the bundle
-            }
+        if (oneShot != null) {
+            oneShot.close();
         }
     }
 
@@ -254,13 +242,5 @@ public final class FleetCommands {
             }
         }
         return out;
-    }
-
-    private void publish(CommandResult outcome) {
-        try {
-            result = context.registerService(Object.class, new Object(), outcome.serviceProperties());
-        } catch (IllegalStateException e) {
-            // the framework is stopping; nobody is waiting any more
-        }
     }
 }

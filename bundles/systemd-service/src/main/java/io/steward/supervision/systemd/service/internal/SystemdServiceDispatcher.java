@@ -2,17 +2,12 @@ package io.steward.supervision.systemd.service.internal;
 
 import io.steward.delivery.ArtifactStager;
 import io.steward.privileged.UnitInstaller;
-import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
-import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.annotations.SupervisionConcurrent;
 import io.steward.supervision.annotations.SupervisionKind;
-import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
-import io.steward.supervision.spi.SupervisionException;
 import io.steward.systemd.SystemdManager;
-import io.steward.systemd.units.internal.UnitSupervisor;
-import java.time.Duration;
+import io.steward.systemd.units.internal.UnitKindDispatcher;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -21,32 +16,24 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Dispatcher of kind {@code systemd_service}. Configuration PID {@value #PID}. Reads systemd through
- * {@link SystemdManager}, changes the host through {@link UnitInstaller}, stages through
- * {@link ArtifactStager}. Calls for different add-ons run at once (see {@link UnitSupervisor#apply}).
- * Deactivation detaches: the units keep running under systemd and the next instance adopts them from
- * the durable record.
+ * Dispatcher of kind {@code systemd_service}. Configuration PID {@value #PID}. The work is the systemd kinds'
+ * shared {@link UnitKindDispatcher}; this bundle is the kind's own component, updated on its own.
  */
 @Component(service = SupervisionDispatcher.class, configurationPid = SystemdServiceDispatcher.PID)
-@SupervisionKind("systemd_service")
+@SupervisionKind(SystemdServiceDispatcher.KIND)
 @SupervisionConcurrent
 @Designate(ocd = SystemdServiceDispatcher.Config.class)
-public final class SystemdServiceDispatcher implements SupervisionDispatcher {
+public final class SystemdServiceDispatcher extends UnitKindDispatcher {
     static final String PID = "io.steward.supervision.systemd.service";
     static final String KIND = "systemd_service";
-    private static final Logger LOG = LoggerFactory.getLogger(SystemdServiceDispatcher.class);
 
     @ObjectClassDefinition(name = "systemd_service dispatcher")
     public @interface Config {
         @AttributeDefinition(description = "Seconds to wait for one systemd job (start, stop, restart)")
         int job_timeout_seconds() default 60;
     }
-
-    private final UnitSupervisor units;
 
     @Activate
     public SystemdServiceDispatcher(@Reference SystemdManager systemd, @Reference UnitInstaller installer,
@@ -57,35 +44,11 @@ public final class SystemdServiceDispatcher implements SupervisionDispatcher {
     /** Outside OSGi (tests, benchmarks). */
     public SystemdServiceDispatcher(SystemdManager systemd, UnitInstaller installer, ArtifactStager stager, HostLayout layout,
             int jobTimeoutSeconds) {
-        if (jobTimeoutSeconds < 1) {
-            throw new IllegalArgumentException("job.timeout.seconds must be at least 1: " + jobTimeoutSeconds);
-        }
-        this.units = new UnitSupervisor(KIND, systemd, installer, stager, layout, Duration.ofSeconds(jobTimeoutSeconds));
-        LOG.info("Kind {} ready (unit dir {}, job timeout {}s)", KIND, layout.unitDir(), jobTimeoutSeconds);
+        super(KIND, systemd, installer, stager, layout, jobTimeoutSeconds);
     }
 
     @Deactivate
     void deactivate() {
-        LOG.info("Kind {} detached; its units keep running under systemd", KIND);
-    }
-
-    @Override
-    public SupervisionStatus apply(AddonRecord addon) throws SupervisionException {
-        return units.apply(addon);
-    }
-
-    @Override
-    public SupervisionStatus adopt(AddonRecord addon) throws SupervisionException {
-        return units.adopt(addon);
-    }
-
-    @Override
-    public void remove(AddonId id) throws SupervisionException {
-        units.remove(id);
-    }
-
-    @Override
-    public SupervisionStatus status(AddonId id) throws SupervisionException {
-        return units.status(id);
+        detached();
     }
 }
