@@ -7,7 +7,7 @@
  * valid one cached for offline boots.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.steward.source.signed;
 
 import org.osgi.annotation.bundle.Export;

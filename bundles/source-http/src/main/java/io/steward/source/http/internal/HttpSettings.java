@@ -1,15 +1,12 @@
 package io.steward.source.http.internal;
 
-import io.steward.source.signed.SignedAssignment;
+import io.steward.source.signed.HostId;
 import io.steward.supervision.HostLayout;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -23,7 +20,6 @@ import java.util.function.Function;
 record HttpSettings(URI url, String hostId, Path trust, Path cacheFile, Path caFile, String caPassword,
                     Duration interval, Duration timeout, Duration maxBackoff, int maxBytes, boolean strict) {
     static final String URL_PROPERTY = "steward.http.url";
-    static final String HOST_ID_PROPERTY = "steward.host.id";
 
     /** Empty when no URL is configured: the source is off. */
     static Optional<HttpSettings> resolve(HttpSourceConfig c, Function<String, String> properties) throws IOException {
@@ -35,16 +31,7 @@ record HttpSettings(URI url, String hostId, Path trust, Path cacheFile, Path caF
             return Optional.empty();
         }
         URI uri = checkedUrl(url);
-        String host = c.host_id().strip();
-        if (host.isEmpty()) {
-            host = Optional.ofNullable(properties.apply(HOST_ID_PROPERTY)).map(String::strip).orElse("");
-        }
-        if (host.isEmpty()) {
-            host = machineId(Path.of(c.machine_id_file()));
-        }
-        if (!SignedAssignment.validHostId(host)) {
-            throw new IllegalArgumentException("HTTP source: '" + host + "' is not a valid host id (letters, digits, _ and -, at most 128)");
-        }
+        String host = HostId.resolve("HTTP source", c.host_id(), properties, Path.of(c.machine_id_file()));
         if (c.poll_seconds() < 1 || c.request_timeout_seconds() < 1 || c.max_backoff_seconds() < 1 || c.max_value_bytes() < 1) {
             throw new IllegalArgumentException("HTTP source: poll.seconds, request.timeout.seconds, max.backoff.seconds and"
                     + " max.value.bytes must be at least 1");
@@ -88,18 +75,6 @@ record HttpSettings(URI url, String hostId, Path trust, Path cacheFile, Path caF
             return InetAddress.getByName(h).isLoopbackAddress();
         } catch (UnknownHostException e) {
             return false;
-        }
-    }
-
-    static String machineId(Path file) throws IOException {
-        try {
-            String id = Files.readString(file, StandardCharsets.US_ASCII).lines().findFirst().orElse("").strip();
-            if (id.isEmpty()) {
-                throw new IllegalArgumentException("HTTP source: no host id given and " + file + " is empty");
-            }
-            return id;
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("HTTP source: no host id given (host.id, steward.host.id) and " + file + " does not exist");
         }
     }
 }

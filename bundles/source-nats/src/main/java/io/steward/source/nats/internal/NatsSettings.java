@@ -1,11 +1,8 @@
 package io.steward.source.nats.internal;
 
-import io.steward.source.signed.SignedAssignment;
+import io.steward.source.signed.HostId;
 import io.steward.supervision.HostLayout;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -22,7 +19,6 @@ import java.util.function.Function;
 record NatsSettings(String hostId, String bucket, String key, String statusBucket, Path trust, Path cacheFile,
                     Duration resync, Duration heartbeat, int statusMaxBytes, NatsLink.Settings link) {
     static final String SERVERS_PROPERTY = "steward.nats.servers";
-    static final String HOST_ID_PROPERTY = "steward.host.id";
 
     /** Empty when no server is configured: the source is off. */
     static Optional<NatsSettings> resolve(NatsSourceConfig c, Function<String, String> properties) throws IOException {
@@ -35,16 +31,7 @@ record NatsSettings(String hostId, String bucket, String key, String statusBucke
         if (servers.isEmpty()) {
             return Optional.empty();
         }
-        String host = c.host_id().strip();
-        if (host.isEmpty()) {
-            host = Optional.ofNullable(properties.apply(HOST_ID_PROPERTY)).map(String::strip).orElse("");
-        }
-        if (host.isEmpty()) {
-            host = machineId(Path.of(c.machine_id_file()));
-        }
-        if (!SignedAssignment.validHostId(host)) {
-            throw new IllegalArgumentException("NATS source: '" + host + "' is not a valid host id (letters, digits, _ and -, at most 128)");
-        }
+        String host = HostId.resolve("NATS source", c.host_id(), properties, Path.of(c.machine_id_file()));
         String key = c.key().isBlank() ? "host." + host : c.key().strip();
         HostLayout layout = HostLayout.from(properties);
         Path cache = c.cache_file().isBlank() ? layout.state().resolve("nats-assignment.json") : Path.of(c.cache_file());
@@ -63,17 +50,5 @@ record NatsSettings(String hostId, String bucket, String key, String statusBucke
 
     private static Path file(String name) {
         return name == null || name.isBlank() ? null : Path.of(name.strip()).toAbsolutePath();
-    }
-
-    static String machineId(Path file) throws IOException {
-        try {
-            String id = Files.readString(file, StandardCharsets.US_ASCII).lines().findFirst().orElse("").strip();
-            if (id.isEmpty()) {
-                throw new IllegalArgumentException("NATS source: no host id given and " + file + " is empty");
-            }
-            return id;
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("NATS source: no host id given (--host-id, host.id) and " + file + " does not exist");
-        }
     }
 }
