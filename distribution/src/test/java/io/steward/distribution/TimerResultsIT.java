@@ -1,7 +1,7 @@
 package io.steward.distribution;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -17,11 +17,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -56,8 +57,9 @@ class TimerResultsIT {
             await("the timer add-on is ready", () -> isReady(host));
             // what the timer's user needs to reach its spool (docs/fleet.md): traverse <data> and the add-on's home
             for (Path p : List.of(host.data(), host.data().resolve("addons"), host.data().resolve("addons/" + ID))) {
-                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(
-                        PosixFilePermissions.toString(Files.getPosixFilePermissions(p)).substring(0, 8) + "x"));
+                Set<PosixFilePermission> mode = Files.getPosixFilePermissions(p);
+                mode.add(PosixFilePermission.OTHERS_EXECUTE);
+                Files.setPosixFilePermissions(p, mode);
             }
             Path spool = host.data().resolve("addons/" + ID + "/spool");
 
@@ -90,7 +92,7 @@ class TimerResultsIT {
                 }
                 assertEquals(1, stream.get("bad-1"), "the valid lines of a file with a malformed one still flow");
                 assertEquals(1, stream.get("bad-3"), "the valid lines of a file with a malformed one still flow");
-                assertTrue(!stream.containsKey("big"), "an oversized file is not read");
+                assertFalse(stream.containsKey("big"), "an oversized file is not read");
 
                 KeyValue status = nc.keyValue("steward-status");
                 await("the host's status counts the malformed line and the oversized file", () -> {

@@ -1,6 +1,5 @@
 package io.steward.delivery.internal;
 
-import io.steward.oneshot.internal.OneShotRun;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
 
@@ -11,6 +10,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.delivery.AddonManifest;
+import io.steward.oneshot.internal.OneShotRun;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.Versions;

@@ -1,10 +1,10 @@
 package io.steward.health.internal;
 
-import io.steward.oneshot.internal.OneShotRun;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import io.steward.oneshot.internal.OneShotRun;
 import io.steward.supervision.CommandResult;
 import io.steward.supervision.SupervisionService;
 import java.util.ArrayList;

@@ -1,6 +1,5 @@
 package io.steward.shell.internal;
 
-import io.steward.oneshot.internal.OneShotRun;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionService;
@@ -9,6 +8,7 @@ import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AssignmentSource;
 import io.steward.supervision.CommandResult;
 import io.steward.deploy.DeployFolder;
+import io.steward.oneshot.internal.OneShotRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;

@@ -1,6 +1,5 @@
 package io.steward.source.nats.internal;
 
-import io.steward.oneshot.internal.OneShotRun;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParser;
@@ -13,6 +12,7 @@ import io.nats.client.api.KeyValueOperation;
 import io.nats.client.api.KeyValueWatchOption;
 import io.nats.client.api.KeyValueWatcher;
 import io.steward.delivery.trust.Ed25519;
+import io.steward.oneshot.internal.OneShotRun;
 import io.steward.source.signed.SignedAssignment;
 import io.steward.supervision.AssignmentCodec;
 import io.steward.supervision.CommandResult;
