@@ -22,6 +22,7 @@ import io.steward.systemd.UnitState;
 import io.steward.systemd.dbus.internal.SystemdDbusManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.testing.Fixture;
+import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -29,7 +30,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +37,6 @@ import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -47,29 +46,30 @@ import org.junit.jupiter.api.Test;
 
 /** The systemd_service and systemd_timer kinds against a real systemd (tools/systemd-sandbox.sh). */
 class SystemdKindsTest {
+    private static KindTestbed testbed;
     private static SystemdSandbox sandbox;
     private static SystemdDbusManager systemd;
     private Fixture f;
 
     @BeforeAll
     static void connect() throws Exception {
-        sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        testbed = KindTestbed.open();
+        sandbox = testbed.sandbox();
+        systemd = testbed.systemd();
     }
 
     @AfterAll
     static void close() {
-        systemd.close();
+        testbed.close();
     }
 
     @BeforeEach
     void fixture() throws Exception {
-        f = new Fixture(sandbox.newDirectory("repo"), sandbox.newDirectory("data"), sandbox.newDirectory("priv"),
-                sandbox.unitDir(), systemd);
+        f = testbed.newFixture();
     }
 
     private static String newId() {
-        return "k" + UUID.randomUUID().toString().substring(0, 8);
+        return KindTestbed.newId("k");
     }
 
     private Path unit(String name) {

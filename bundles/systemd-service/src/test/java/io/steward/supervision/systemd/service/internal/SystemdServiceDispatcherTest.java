@@ -17,17 +17,12 @@ import io.steward.systemd.ActiveState;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
 import io.steward.systemd.dbus.internal.SystemdDbusManager;
-import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.testing.Fixture;
+import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,25 +30,24 @@ import org.junit.jupiter.api.Test;
 
 /** The systemd_service kind's component against a real systemd (tools/systemd-sandbox.sh), as core calls it. */
 class SystemdServiceDispatcherTest {
-    private static SystemdSandbox sandbox;
+    private static KindTestbed testbed;
     private static SystemdDbusManager systemd;
     private Fixture f;
 
     @BeforeAll
     static void connect() throws Exception {
-        sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        testbed = KindTestbed.open();
+        systemd = testbed.systemd();
     }
 
     @AfterAll
     static void close() {
-        systemd.close();
+        testbed.close();
     }
 
     @BeforeEach
     void fixture() throws Exception {
-        f = new Fixture(sandbox.newDirectory("repo"), sandbox.newDirectory("data"), sandbox.newDirectory("priv"),
-                sandbox.unitDir(), systemd);
+        f = testbed.newFixture();
     }
 
     private SystemdServiceDispatcher dispatcher() {
@@ -61,13 +55,7 @@ class SystemdServiceDispatcherTest {
     }
 
     private static String newId() {
-        return "s" + UUID.randomUUID().toString().substring(0, 8);
-    }
-
-    private Set<String> unitDirEntries() throws Exception {
-        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
-            return s.map(p -> sandbox.unitDir().relativize(p).toString()).collect(TreeSet::new, Set::add, Set::addAll);
-        }
+        return KindTestbed.newId("s");
     }
 
     @Test
@@ -95,12 +83,12 @@ class SystemdServiceDispatcherTest {
         assertEquals("2.0", updated.activeVersion().orElseThrow());
         UnitState v2 = systemd.unit(name);
         assertNotEquals(v1.mainPid(), v2.mainPid(), "restarted on the new version");
-        assertTrue(Files.readString(sandbox.unitDir().resolve(name)).contains("Description=v2"));
+        assertTrue(Files.readString(f.layout.unitDir().resolve(name)).contains("Description=v2"));
         assertEquals(SupervisionState.READY, kind.status(new AddonId(id)).state());
 
         kind.remove(new AddonId(id));
         assertEquals("not-found", systemd.unit(name).loadState());
-        assertFalse(unitDirEntries().stream().anyMatch(e -> e.contains("steward-" + id)), "no unit file left");
+        assertFalse(testbed.unitDirEntries().stream().anyMatch(e -> e.contains("steward-" + id)), "no unit file left");
         assertEquals(SupervisionState.PENDING, kind.status(new AddonId(id)).state());
         kind.remove(new AddonId(id));   // idempotent
     }
@@ -129,13 +117,13 @@ class SystemdServiceDispatcherTest {
         String id = newId();
         RepoStager.publish(f.repo, id, "1", Map.of("steward-" + id + "-a.service", service("a"),
                 "steward-" + id + "-b.service", service("b"), "run.sh", RUNS));
-        Set<String> before = unitDirEntries();
+        Set<String> before = testbed.unitDirEntries();
         SupervisionException e = assertThrows(SupervisionException.class,
                 () -> dispatcher().apply(f.record(id, "systemd_service", "1")));
         assertEquals(Disposition.PERMANENT, e.disposition(), e.getMessage());
         assertEquals("add-on " + id + ": kind systemd_service needs exactly one .service unit in the artifact, found 2 "
                 + "[steward-" + id + "-a.service, steward-" + id + "-b.service]", e.getMessage());
-        assertEquals(before, unitDirEntries(), "nothing written into the unit directory");
+        assertEquals(before, testbed.unitDirEntries(), "nothing written into the unit directory");
         assertFalse(Files.exists(f.layout.addonHome(new AddonId(id)).resolve("current")), "current not switched");
     }
 

@@ -15,17 +15,12 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
 import io.steward.systemd.dbus.internal.SystemdDbusManager;
-import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.testing.Fixture;
+import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,25 +32,24 @@ class SystemdTimerDispatcherTest {
     private static final String DAILY = "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n";
     private static final String ONESHOT = "[Service]\nType=oneshot\nExecStart=@ADDON_HOME@/run.sh\n";
 
-    private static SystemdSandbox sandbox;
+    private static KindTestbed testbed;
     private static SystemdDbusManager systemd;
     private Fixture f;
 
     @BeforeAll
     static void connect() throws Exception {
-        sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        testbed = KindTestbed.open();
+        systemd = testbed.systemd();
     }
 
     @AfterAll
     static void close() {
-        systemd.close();
+        testbed.close();
     }
 
     @BeforeEach
     void fixture() throws Exception {
-        f = new Fixture(sandbox.newDirectory("repo"), sandbox.newDirectory("data"), sandbox.newDirectory("priv"),
-                sandbox.unitDir(), systemd);
+        f = testbed.newFixture();
     }
 
     private SystemdTimerDispatcher dispatcher() {
@@ -63,13 +57,7 @@ class SystemdTimerDispatcherTest {
     }
 
     private static String newId() {
-        return "t" + UUID.randomUUID().toString().substring(0, 8);
-    }
-
-    private Set<String> unitDirEntries() throws Exception {
-        try (Stream<Path> s = Files.walk(sandbox.unitDir())) {
-            return s.map(p -> sandbox.unitDir().relativize(p).toString()).collect(TreeSet::new, Set::add, Set::addAll);
-        }
+        return KindTestbed.newId("t");
     }
 
     private SupervisionStatus statusOf(SystemdTimerDispatcher kind, String id) {
@@ -107,12 +95,12 @@ class SystemdTimerDispatcherTest {
         SupervisionStatus updated = kind.apply(f.record(id, "systemd_timer", "2"));
         assertEquals(SupervisionState.READY, updated.state(), updated.detail());
         assertEquals("2", updated.activeVersion().orElseThrow());
-        assertTrue(Files.readString(sandbox.unitDir().resolve(timer)).contains("OnCalendar=weekly"));
+        assertTrue(Files.readString(f.layout.unitDir().resolve(timer)).contains("OnCalendar=weekly"));
 
         kind.remove(new AddonId(id));
         assertEquals("not-found", systemd.unit(timer).loadState());
         assertEquals("not-found", systemd.unit(svc).loadState());
-        assertFalse(unitDirEntries().stream().anyMatch(e -> e.contains("steward-" + id)), "no unit file left");
+        assertFalse(testbed.unitDirEntries().stream().anyMatch(e -> e.contains("steward-" + id)), "no unit file left");
         assertEquals(SupervisionState.PENDING, kind.status(new AddonId(id)).state());
     }
 
@@ -134,13 +122,13 @@ class SystemdTimerDispatcherTest {
     void anArtifactWithoutATimerIsRefusedAndNothingIsInstalled() throws Exception {
         String id = newId();
         RepoStager.publish(f.repo, id, "1", Map.of("steward-" + id + ".service", ONESHOT, "run.sh", RUNS));
-        Set<String> before = unitDirEntries();
+        Set<String> before = testbed.unitDirEntries();
         SupervisionException e = assertThrows(SupervisionException.class,
                 () -> dispatcher().apply(f.record(id, "systemd_timer", "1")));
         assertEquals(Disposition.PERMANENT, e.disposition(), e.getMessage());
         assertEquals("add-on " + id + ": kind systemd_timer needs exactly one .timer unit in the artifact, found 0",
                 e.getMessage());
-        assertEquals(before, unitDirEntries(), "nothing written into the unit directory");
+        assertEquals(before, testbed.unitDirEntries(), "nothing written into the unit directory");
         assertFalse(Files.exists(f.layout.addonHome(new AddonId(id)).resolve("current")), "current not switched");
     }
 }
