@@ -6,6 +6,7 @@ import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
 import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.units.testing.Fixture;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

@@ -12,6 +12,8 @@ import io.steward.systemd.dbus.internal.SystemdDbusManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.internal.RealUnits.Case;
 import io.steward.systemd.units.internal.RealUnits.UnitFile;
+import io.steward.systemd.units.testing.Fixture;
+import io.steward.systemd.units.testing.RepoStager;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;

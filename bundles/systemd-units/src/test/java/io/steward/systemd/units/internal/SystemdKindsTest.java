@@ -1,8 +1,9 @@
 package io.steward.systemd.units.internal;
 
-import static io.steward.systemd.units.internal.Fixture.EXITS_1;
-import static io.steward.systemd.units.internal.Fixture.RUNS;
-import static io.steward.systemd.units.internal.Fixture.service;
+import static io.steward.systemd.units.testing.Conditions.await;
+import static io.steward.systemd.units.testing.Fixture.EXITS_1;
+import static io.steward.systemd.units.testing.Fixture.RUNS;
+import static io.steward.systemd.units.testing.Fixture.service;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -20,14 +21,15 @@ import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
 import io.steward.systemd.dbus.internal.SystemdDbusManager;
 import io.steward.systemd.testing.SystemdSandbox;
+import io.steward.systemd.units.testing.Fixture;
+import io.steward.systemd.units.testing.KindTestbed;
+import io.steward.systemd.units.testing.RepoStager;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,9 +37,7 @@ import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,29 +46,30 @@ import org.junit.jupiter.api.Test;
 
 /** The systemd_service and systemd_timer kinds against a real systemd (tools/systemd-sandbox.sh). */
 class SystemdKindsTest {
+    private static KindTestbed testbed;
     private static SystemdSandbox sandbox;
     private static SystemdDbusManager systemd;
     private Fixture f;
 
     @BeforeAll
     static void connect() throws Exception {
-        sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        testbed = KindTestbed.open();
+        sandbox = testbed.sandbox();
+        systemd = testbed.systemd();
     }
 
     @AfterAll
     static void close() {
-        systemd.close();
+        testbed.close();
     }
 
     @BeforeEach
     void fixture() throws Exception {
-        f = new Fixture(sandbox.newDirectory("repo"), sandbox.newDirectory("data"), sandbox.newDirectory("priv"),
-                sandbox.unitDir(), systemd);
+        f = testbed.newFixture();
     }
 
     private static String newId() {
-        return "k" + UUID.randomUUID().toString().substring(0, 8);
+        return KindTestbed.newId("k");
     }
 
     private Path unit(String name) {
@@ -82,16 +83,6 @@ class SystemdKindsTest {
                     .forEach(names::add);
         }
         return names;
-    }
-
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        Instant deadline = Instant.now().plusSeconds(30);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(deadline)) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(100);     // polling a condition with a deadline, not a fixed wait
-        }
     }
 
     private static SupervisionStatus statusOf(UnitSupervisor s, String id) {

@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units.testing;
 
 import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
@@ -30,17 +30,17 @@ import java.util.stream.Stream;
  * {@code <home>/versions/<version>}, activate swaps {@code current}. Its whole state is on disk, so a child
  * JVM and the test share it.
  */
-final class RepoStager implements ArtifactStager {
+public final class RepoStager implements ArtifactStager {
     private final Path repo;
     private final HostLayout layout;
 
-    RepoStager(Path repo, HostLayout layout) {
+    public RepoStager(Path repo, HostLayout layout) {
         this.repo = repo;
         this.layout = layout;
     }
 
     /** Writes an artifact: file name → content; {@code *.sh} become executable. */
-    static void publish(Path repo, String id, String version, Map<String, String> files) throws IOException {
+    public static void publish(Path repo, String id, String version, Map<String, String> files) throws IOException {
         Path dir = repo.resolve(id).resolve(version);
         Files.createDirectories(dir);
         for (Map.Entry<String, String> f : files.entrySet()) {
@@ -52,7 +52,7 @@ final class RepoStager implements ArtifactStager {
         }
     }
 
-    static String digest(Path dir) throws IOException {
+    public static String digest(Path dir) throws IOException {
         try (Stream<Path> s = Files.walk(dir)) {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
@@ -173,7 +173,7 @@ final class RepoStager implements ArtifactStager {
         }
     }
 
-    static boolean exists(Path p) {
+    public static boolean exists(Path p) {
         return Files.exists(p, LinkOption.NOFOLLOW_LINKS);
     }
 }
