@@ -55,6 +55,11 @@ final class Keeper {
             return Processes.alive(pid, startTicks);
         }
 
+        /** Whether the keeper has recorded how this launch ended (a stat, and a read only once the file is there). */
+        boolean recorded() {
+            return Files.exists(exitFile) && status().isPresent();
+        }
+
         /** The wait status the keeper recorded for this launch (128 + n for signal n); empty until it has. */
         OptionalInt status() {
             return exitStatus(exitFile, launchId);

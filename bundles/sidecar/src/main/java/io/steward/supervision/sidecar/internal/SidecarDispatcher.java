@@ -755,7 +755,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 }
                 long now = System.nanoTime();
                 boolean gone = !run.alive();     // then it ends once its keeper has recorded how
-                if (gone && run.ended()) {
+                if (gone && run.ended(now)) {
                     OptionalInt code = run.exitCode();
                     s.run = null;
                     String what = describeExit(code, run.endReason);
@@ -908,9 +908,9 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             Spec spec = s.spec;
             Running run = s.run;
             if (run != null) {
-                if (run.ended()) {
+                if (run.ended(now)) {
                     exited(s, run, spec, now);
-                } else if (!run.alive()) {
+                } else if (run.gone()) {
                     return;                 // gone; its keeper is recording how it ended
                 } else if (run.killAtNanos != 0) {
                     if (now - run.killAtNanos >= 0) {

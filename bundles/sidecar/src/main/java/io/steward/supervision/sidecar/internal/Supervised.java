@@ -18,6 +18,8 @@ final class Supervised {
     static final class Running {
         /** How long a process may be gone while its keeper has not yet recorded how it ended. */
         private static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(2);
+        private static final long PROBE_MILLIS = 1000;
+        private static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS);
 
         final long pid;
         /** Its keeper, which records the exit status; null when it is gone (then the status is unknown). */
@@ -39,6 +41,7 @@ final class Supervised {
         /** Why Steward ended it (watchdog, start timeout); null while nobody did. */
         String endReason;
         private long goneSinceNanos;
+        private long lastProbeNanos;
 
         Running(long pid, Keeper.Watch keeper, boolean adopted, Instant startInstant, long startTicks, long startedNanos) {
             this.pid = pid;
@@ -55,18 +58,32 @@ final class Supervised {
         }
 
         /**
-         * Gone, and its end settled: the keeper has recorded the status (or is gone too, or took too long).
+         * Gone, and its end settled: its keeper has recorded the status (or is gone too, or took too long).
+         * Cheap enough for every supervision pass: the keeper's exit file is looked for each time (one stat of a
+         * file that is not there), {@code /proc} is read at most every {@value #PROBE_MILLIS} ms for what no
+         * keeper will report (a keeper that was killed, a process adopted from before keepers).
          * Caller holds the add-on's monitor.
          */
-        boolean ended() {
+        boolean ended(long now) {
+            if (keeper != null && keeper.recorded()) {
+                return true;          // the keeper's wait returned: the process is gone
+            }
+            if (goneSinceNanos == 0 && lastProbeNanos != 0 && now - lastProbeNanos < PROBE_NANOS) {
+                return false;
+            }
+            lastProbeNanos = now;
             if (alive()) {
                 return false;
             }
-            long now = System.nanoTime();
             if (goneSinceNanos == 0) {
                 goneSinceNanos = now;
             }
-            return keeper == null || keeper.status().isPresent() || !keeper.alive() || now - goneSinceNanos >= SETTLE_NANOS;
+            return keeper == null || !keeper.alive() || now - goneSinceNanos >= SETTLE_NANOS;
+        }
+
+        /** Seen gone by {@link #ended}, which is waiting for its keeper to record how. */
+        boolean gone() {
+            return goneSinceNanos != 0;
         }
 
         /** The exit status once it has ended, as its keeper recorded it (128 + n: killed by signal n). */
