@@ -55,9 +55,12 @@ final class Keeper {
             return Processes.alive(pid, startTicks);
         }
 
-        /** Whether the keeper has recorded how this launch ended (a stat, and a read only once the file is there). */
+        /**
+         * Whether the keeper has recorded how this launch ended: one stat, and a read only once the file is there
+         * ({@link File#exists} rather than {@code Files.exists}, which throws and catches for a missing file).
+         */
         boolean recorded() {
-            return Files.exists(exitFile) && status().isPresent();
+            return exitFile.toFile().exists() && status().isPresent();
         }
 
         /** The wait status the keeper recorded for this launch (128 + n for signal n); empty until it has. */

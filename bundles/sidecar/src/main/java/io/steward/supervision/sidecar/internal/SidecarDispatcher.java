@@ -1229,7 +1229,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             return endReason;
         }
         if (code.isEmpty()) {
-            return "exited (status unknown: its keeper was gone)";
+            return "exited (status unknown: its keeper did not record it)";
         }
         int c = code.getAsInt();
         return c > 128 && c < 128 + 65 ? "was killed by signal " + (c - 128) : "exited with code " + c;

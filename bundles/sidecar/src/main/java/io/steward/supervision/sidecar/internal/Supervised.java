@@ -18,8 +18,10 @@ final class Supervised {
     static final class Running {
         /** How long a process may be gone while its keeper has not yet recorded how it ended. */
         private static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(2);
-        private static final long PROBE_MILLIS = 1000;
-        private static final long PROBE_NANOS = TimeUnit.MILLISECONDS.toNanos(PROBE_MILLIS);
+        /** How often {@code /proc} is read for a process whose keeper reports its end (only a killed keeper would not). */
+        private static final long KEPT_PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
+        /** How often for a process without a keeper, whose end only {@code /proc} tells. */
+        private static final long UNKEPT_PROBE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
         final long pid;
         /** Its keeper, which records the exit status; null when it is gone (then the status is unknown). */
@@ -60,15 +62,16 @@ final class Supervised {
         /**
          * Gone, and its end settled: its keeper has recorded the status (or is gone too, or took too long).
          * Cheap enough for every supervision pass: the keeper's exit file is looked for each time (one stat of a
-         * file that is not there), {@code /proc} is read at most every {@value #PROBE_MILLIS} ms for what no
-         * keeper will report (a keeper that was killed, a process adopted from before keepers).
+         * file that is not there); {@code /proc} is read only now and then, for what no keeper will report (a
+         * keeper that was killed, a process adopted from before keepers).
          * Caller holds the add-on's monitor.
          */
         boolean ended(long now) {
             if (keeper != null && keeper.recorded()) {
                 return true;          // the keeper's wait returned: the process is gone
             }
-            if (goneSinceNanos == 0 && lastProbeNanos != 0 && now - lastProbeNanos < PROBE_NANOS) {
+            long probe = keeper != null ? KEPT_PROBE_NANOS : UNKEPT_PROBE_NANOS;
+            if (goneSinceNanos == 0 && lastProbeNanos != 0 && now - lastProbeNanos < probe) {
                 return false;
             }
             lastProbeNanos = now;
