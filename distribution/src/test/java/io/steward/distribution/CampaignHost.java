@@ -399,7 +399,7 @@ final class CampaignHost implements AutoCloseable {
         return data;
     }
 
-    /** Every copy of a sidecar on the host: {pid, index of its version in VERSIONS}. */
+    /** Every copy of a sidecar on the host (a group leader with its state directory and a launch id): {pid, version index}. */
     List<long[]> sidecarProcesses(String id) {
         byte[] state = ("STEWARD_ADDON_STATE=" + data.resolve("addons").resolve(id).resolve("state"))
                 .getBytes(StandardCharsets.UTF_8);
@@ -415,7 +415,9 @@ final class CampaignHost implements AutoCloseable {
                         continue;
                     }
                     List<String> env = entries(Files.readAllBytes(p.resolve("environ")));
-                    if (env.contains(new String(state, StandardCharsets.UTF_8))) {
+                    // the keeper a sidecar runs under has its environment but not its launch id
+                    if (env.contains(new String(state, StandardCharsets.UTF_8))
+                            && env.stream().anyMatch(e -> e.startsWith("STEWARD_LAUNCH_ID="))) {
                         String v = env.stream().filter(e -> e.startsWith("STEWARD_ADDON_VERSION=")).findFirst()
                                 .map(e -> e.substring("STEWARD_ADDON_VERSION=".length())).orElse("");
                         found.add(new long[] {pid, CrashCampaign.VERSIONS.indexOf(v)});

@@ -34,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MidStartIT {
     private static final Path HOME = Path.of(System.getProperty("steward.home", "target/steward")).toAbsolutePath();
     private static final String ID = "mid-car";
+    private static final byte[] LAUNCH = "STEWARD_LAUNCH_ID=".getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
     Path tmp;
@@ -172,7 +173,8 @@ class MidStartIT {
                     String stat = Files.readString(p.resolve("stat"));
                     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                     byte[] env = Files.readAllBytes(p.resolve("environ"));
-                    if (Long.parseLong(f[2]) == pid && alive(pid) && contains(env, wanted)) {
+                    // the keeper a sidecar runs under has its environment but not its launch id
+                    if (Long.parseLong(f[2]) == pid && alive(pid) && contains(env, wanted) && containsPrefix(env, LAUNCH)) {
                         found.add(pid);
                     }
                 } catch (IOException | RuntimeException e) {
@@ -190,6 +192,19 @@ class MidStartIT {
         for (int i = 0; i <= env.length; i++) {
             if (i == env.length || env[i] == 0) {
                 if (i - start == entry.length && java.util.Arrays.equals(env, start, i, entry, 0, entry.length)) {
+                    return true;
+                }
+                start = i + 1;
+            }
+        }
+        return false;
+    }
+
+    private static boolean containsPrefix(byte[] env, byte[] prefix) {
+        int start = 0;
+        for (int i = 0; i <= env.length; i++) {
+            if (i == env.length || env[i] == 0) {
+                if (i - start >= prefix.length && java.util.Arrays.equals(env, start, start + prefix.length, prefix, 0, prefix.length)) {
                     return true;
                 }
                 start = i + 1;

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,8 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Processes {
     private static final Logger LOG = LoggerFactory.getLogger(Processes.class);
-    /** Starts the add-on in a new session (and so a new process group whose id is its pid). */
-    static final String SETSID = "/usr/bin/setsid";
     /** Resets signal dispositions to their defaults before it execs the program (coreutils 8.31 and later). */
     static final String ENV = "/usr/bin/env";
     /** Signals a whole process group at once ({@code kill -s SIG -- -PGID}). */
@@ -36,27 +33,58 @@ final class Processes {
      *
      * @param pid        the process
      * @param state      the state letter ({@code Z} for a zombie)
+     * @param ppid       its parent
      * @param pgrp       its process group
      * @param startTicks when it started, in clock ticks since boot (with the pid, it names one process)
      */
-    record Stat(long pid, char state, long pgrp, long startTicks) {
+    record Stat(long pid, char state, long ppid, long pgrp, long startTicks) {
         boolean zombie() {
             return state == 'Z' || state == 'X';
         }
     }
 
-    /** The stat line of a process, empty when it does not exist. */
+    /**
+     * The stat line of a process, empty when it does not exist. Parsed from the bytes without building strings:
+     * the supervisor reads it for every sidecar several times a second.
+     */
     static Optional<Stat> stat(long pid) {
+        byte[] line;
         try {
-            String line = Files.readString(PROC.resolve(Long.toString(pid)).resolve("stat"), StandardCharsets.UTF_8);
-            int close = line.lastIndexOf(')');        // the command name may contain spaces and parentheses
-            String[] fields = line.substring(close + 2).split(" ");
-            return Optional.of(new Stat(pid, fields[0].charAt(0), Long.parseLong(fields[2]), Long.parseLong(fields[19])));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
+            line = Files.readAllBytes(PROC.resolve(Long.toString(pid)).resolve("stat"));
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }
+        int i = line.length - 1;
+        while (i >= 0 && line[i] != ')') {         // the command name may contain spaces and parentheses
+            i--;
+        }
+        if (i < 0 || i + 2 >= line.length) {
+            return Optional.empty();
+        }
+        char state = (char) line[i + 2];
+        long ppid = 0;
+        long pgrp = 0;
+        long start = -1;
+        int field = 1;                             // fields after the name: 1 state, 2 ppid, 3 pgrp, ... 20 starttime
+        long value = 0;
+        for (int j = i + 4; j <= line.length; j++) {
+            byte b = j < line.length ? line[j] : (byte) ' ';
+            if (b >= '0' && b <= '9') {
+                value = value * 10 + (b - '0');
+            } else if (b == ' ' || b == '\n') {
+                field++;
+                if (field == 2) {
+                    ppid = value;
+                } else if (field == 3) {
+                    pgrp = value;
+                } else if (field == 20) {
+                    start = value;
+                    break;
+                }
+                value = 0;
+            }
+        }
+        return start < 0 ? Optional.empty() : Optional.of(new Stat(pid, state, ppid, pgrp, start));
     }
 
     /**

@@ -19,7 +19,6 @@ import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,8 +53,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Dispatcher of kind {@code sidecar}: runs the add-on's program as a child process in its own session
- * (through {@code /usr/bin/setsid}, so the process group id is its pid), with output appended to
+ * Dispatcher of kind {@code sidecar}: runs the add-on's program in its own session (through
+ * {@code /usr/bin/setsid}, so the process group id is its pid) under a small keeper process ({@link Keeper})
+ * rather than as a child of the agent, with output appended to
  * size-rotated files under {@code <data>/addons/<id>/log/}, readiness and watchdog through sd_notify,
  * and a restart policy ({@link RestartPolicy}). Configuration PID {@value #PID}.
  * <p>
@@ -69,10 +69,9 @@ import org.slf4j.LoggerFactory;
  * process after a bundle update, a restart of the agent or its crash, and keeps it (same pid).
  * Deactivation detaches: it stops this component's threads and closes its sockets, never a process.
  * <p>
- * Exits are detected by polling rather than {@code ProcessHandle.onExit()} callbacks: a callback would
- * leave a lambda of this bundle in the JDK's process reaper until the process ends, pinning an updated
- * bundle's class loader for the lifetime of every sidecar (STYLE §7); for a process that is not our
- * child the JDK polls anyway.
+ * Exits are detected by polling {@code /proc} and read from the file the keeper writes; no sidecar is a child
+ * of the agent, so the JDK holds no reaper thread per sidecar, and an adopted process's exit status is as
+ * well known as that of one started here.
  */
 @Component(service = SupervisionDispatcher.class, configurationPid = SidecarDispatcher.PID)
 @SupervisionKind(SidecarDispatcher.KIND)
@@ -305,7 +304,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 // installed by an earlier dispatcher or agent and not adopted (yet): find it from durable state
                 Optional<JsonObject> stored = readState(id);
                 if (stored.isPresent()) {
-                    run = liveProcess(stored.get()).orElse(null);
+                    run = records.liveProcess(id, stored.get()).orElse(null);
                     grace = Spec.fromJson(stored.get().getAsJsonObject("spec")).params().stopGrace();
                 }
             }
@@ -326,6 +325,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             }
             try {
                 Files.deleteIfExists(stateFile(id));
+                Files.deleteIfExists(records.exitFile(id));
                 Files.deleteIfExists(configFile(id));
             } catch (IOException e) {
                 throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot delete its state: "
@@ -682,7 +682,6 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
 
         List<String> command = new ArrayList<>();
-        command.add(Processes.SETSID);
         // the JVM's children inherit its ignored signals (HUP under nohup) and a blocked SIGQUIT;
         // env resets them, then execs the program (same pid). A path with '=' would read as an assignment.
         if (!spec.exec().toString().contains("=")) {
@@ -691,14 +690,11 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
         command.add(spec.exec().toString());
         command.addAll(spec.args());
-        ProcessBuilder pb = new ProcessBuilder(command).directory(stateDir.toFile());
-        Map<String, String> env = pb.environment();
-        Map<String, String> inherited = Map.copyOf(env);
-        env.clear();
+        Map<String, String> env = new java.util.HashMap<>();
         env.put("PATH", DEFAULT_PATH);
         INHERITED_ENV.forEach(k -> {
-            if (inherited.containsKey(k)) {
-                env.put(k, inherited.get(k));
+            if (System.getenv(k) != null) {
+                env.put(k, System.getenv(k));
             }
         });
         env.putAll(spec.env());
@@ -707,24 +703,21 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         env.put("STEWARD_ADDON_CONFIG", configFile(id).toString());
         env.put("STEWARD_ADDON_STATE", stateDir.toString());
         env.put("NOTIFY_SOCKET", address);
-        env.put(Launches.ENV, launchId);
+        env.remove(Launches.ENV);            // the keeper adds it for the program only (Launches.find)
         env.remove("WATCHDOG_PID");
         if (spec.params().watchdog().isZero()) {
             env.remove("WATCHDOG_USEC");
         } else {
             env.put("WATCHDOG_USEC", Long.toString(spec.params().watchdog().toNanos() / 1000));
         }
-        pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(logDir.resolve("stdout.log").toFile()));
-        pb.redirectError(ProcessBuilder.Redirect.appendTo(logDir.resolve("stderr.log").toFile()));
 
         synchronized (s) {
-            Process process = pb.start();
+            Keeper.Launched launched = Keeper.launch(command, env, stateDir, launchId, records.exitFile(id),
+                    logDir.resolve("stdout.log"), logDir.resolve("stderr.log"));
             long startedNanos = System.nanoTime();
-            long pid = process.pid();
-            Instant startInstant = process.toHandle().info().startInstant().orElse(Instant.EPOCH);
-            long ticks = Processes.stat(pid).map(Processes.Stat::startTicks).orElse(-1L);
-            Running run = new Running(pid, process, startInstant, ticks, startedNanos);
+            long pid = launched.pid();
+            Instant startInstant = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
+            Running run = new Running(pid, launched.keeper(), false, startInstant, launched.startTicks(), startedNanos);
             s.run = run;
             s.statusText = "";
             s.stopping = false;
@@ -736,7 +729,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             } catch (IOException e) {
                 // without a durable record the process would be an orphan after a crash: do not keep it
                 Processes.signalGroup(pid, "KILL");
-                process.destroyForcibly();
+                Processes.signal(pid, "KILL");
                 s.run = null;
                 throw new IOException("cannot record the started process in " + stateFile(id) + ": " + e.getMessage(), e);
             }
@@ -761,7 +754,8 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     return;
                 }
                 long now = System.nanoTime();
-                if (!run.alive()) {
+                boolean gone = !run.alive();     // then it ends once its keeper has recorded how
+                if (gone && run.ended(now)) {
                     OptionalInt code = run.exitCode();
                     s.run = null;
                     String what = describeExit(code, run.endReason);
@@ -773,12 +767,12 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + " " + what
                             + " while starting (see " + logFile(id, "stderr") + ")");
                 }
-                if (!params.mustNotify() && now - run.startedNanos >= graceNanos) {
+                if (!gone && !params.mustNotify() && now - run.startedNanos >= graceNanos) {
                     run.ready = true;
                     continue;
                 }
                 long deadline = Math.max(run.startedNanos + params.startTimeout().toNanos(), run.extendUntilNanos);
-                if (now - deadline >= 0 && run.process == null) {
+                if (now - deadline >= 0 && run.adopted) {
                     assumeReady(s, run);
                     return;
                 }
@@ -787,7 +781,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                             + params.startTimeout().toSeconds() + "s");
                 }
                 long wait = Math.min(deadline - now, START_POLL_NANOS);
-                if (!params.mustNotify()) {
+                if (!params.mustNotify() && !gone) {
                     wait = Math.min(wait, Math.max(run.startedNanos + graceNanos - now, 1));
                 }
                 try {
@@ -914,8 +908,10 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             Spec spec = s.spec;
             Running run = s.run;
             if (run != null) {
-                if (!run.alive()) {
+                if (run.ended(now)) {
                     exited(s, run, spec, now);
+                } else if (run.gone()) {
+                    return;                 // gone; its keeper is recording how it ended
                 } else if (run.killAtNanos != 0) {
                     if (now - run.killAtNanos >= 0) {
                         run.killAtNanos = 0;
@@ -926,7 +922,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                     long deadline = Math.max(run.startedNanos + spec.params().startTimeout().toNanos(), run.extendUntilNanos);
                     if (!spec.params().mustNotify() && now - run.startedNanos >= grace) {
                         markReady(s, run);
-                    } else if (spec.params().mustNotify() && now - deadline >= 0 && run.process == null) {
+                    } else if (spec.params().mustNotify() && now - deadline >= 0 && run.adopted) {
                         assumeReady(s, run);
                     } else if (spec.params().mustNotify() && now - deadline >= 0) {
                         run.endReason = "did not report READY=1 within " + spec.params().startTimeout().toSeconds() + "s";
@@ -1052,7 +1048,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             LOG.warn("Add-on {}: ignoring unreadable {}: {}", id, stateFile(id), e.toString());
             return;
         }
-        Optional<Running> live = liveProcess(stored);
+        Optional<Running> live = records.liveProcess(id, stored);
         synchronized (s) {
             s.spec = spec;
             s.launchId = stored.has("launch_id") ? stored.get("launch_id").getAsString() : null;
@@ -1083,10 +1079,6 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                         stored.has("pid") ? stored.get("pid").getAsLong() : 0);
             }
         }
-    }
-
-    private Optional<Running> liveProcess(JsonObject stored) {
-        return records.liveProcess(stored);
     }
 
     // ---- durable state (SidecarRecords) -----------------------------------------------------------------
@@ -1237,7 +1229,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             return endReason;
         }
         if (code.isEmpty()) {
-            return "exited (status unknown: it is not a child of this agent)";
+            return "exited (status unknown: its keeper did not record it)";
         }
         int c = code.getAsInt();
         return c > 128 && c < 128 + 65 ? "was killed by signal " + (c - 128) : "exited with code " + c;

@@ -38,6 +38,11 @@ final class SidecarRecords {
         return dir.resolve(id.value() + ".json");
     }
 
+    /** Where the add-on's keeper writes how its process ended ({@link Keeper}). */
+    Path exitFile(AddonId id) {
+        return dir.resolve(id.value() + ".exit");
+    }
+
     /** Records an add-on as it is now; nothing for one without a spec. Caller holds {@code s}. */
     void write(Supervised s, String notifyAddress) throws IOException {
         if (s.spec == null) {
@@ -84,7 +89,8 @@ final class SidecarRecords {
      * The recorded process, when it is still the same process: same boot, same pid, same start time; or, when
      * the agent died between the spawn and the record of the pid, the process that carries the recorded launch id.
      */
-    Optional<Running> liveProcess(JsonObject stored) {
+    Optional<Running> liveProcess(AddonId id, JsonObject stored) {
+        String launchId = stored.has("launch_id") ? stored.get("launch_id").getAsString() : null;
         if (!bootId.equals(string(stored, "boot_id"))) {
             return Optional.empty();
         }
@@ -93,26 +99,26 @@ final class SidecarRecords {
             Instant started = Instant.parse(stored.get("start_time").getAsString());
             long ticks = stored.has("start_ticks") ? stored.get("start_ticks").getAsLong() : -1;
             if (pid > 1 && Processes.alive(pid, started) && Processes.alive(pid, ticks)) {
-                return Optional.of(adopted(pid, started, ticks));
+                return Optional.of(adopted(id, pid, started, ticks, launchId));
             }
             return Optional.empty();
         }
-        if (!stored.has("launch_id")) {
+        if (launchId == null) {
             return Optional.empty();
         }
-        Optional<Processes.Stat> found = Launches.find(stored.get("launch_id").getAsString());
+        Optional<Processes.Stat> found = Launches.find(launchId);
         Optional<Instant> started = found.flatMap(st -> ProcessHandle.of(st.pid())).flatMap(h -> h.info().startInstant());
         if (found.isEmpty() || started.isEmpty() || found.get().pid() <= 1) {
             return Optional.empty();
         }
-        LOG.info("Add-on {}: found pid {} by its launch id (the agent stopped before recording it)",
-                string(stored.getAsJsonObject("spec"), "id"), found.get().pid());
-        return Optional.of(adopted(found.get().pid(), started.get(), found.get().startTicks()));
+        LOG.info("Add-on {}: found pid {} by its launch id (the agent stopped before recording it)", id, found.get().pid());
+        return Optional.of(adopted(id, found.get().pid(), started.get(), found.get().startTicks(), launchId));
     }
 
-    private static Running adopted(long pid, Instant started, long ticks) {
+    private Running adopted(AddonId id, long pid, Instant started, long ticks, String launchId) {
         long upNanos = Math.max(0, Duration.between(started, Instant.now()).toNanos());
-        return new Running(pid, null, started, ticks, System.nanoTime() - upNanos);
+        Keeper.Watch keeper = Keeper.of(pid, launchId, exitFile(id)).orElse(null);
+        return new Running(pid, keeper, true, started, ticks, System.nanoTime() - upNanos);
     }
 
     private static String string(JsonObject o, String key) {

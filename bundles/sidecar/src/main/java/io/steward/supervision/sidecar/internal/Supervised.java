@@ -3,6 +3,7 @@ package io.steward.supervision.sidecar.internal;
 import io.steward.supervision.AddonId;
 import java.time.Instant;
 import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The supervision state of one add-on inside one dispatcher instance. Every field is guarded by the
@@ -15,9 +16,18 @@ final class Supervised {
 
     /** One running process of the add-on: started by this dispatcher, or adopted from durable state. */
     static final class Running {
+        /** How long a process may be gone while its keeper has not yet recorded how it ended. */
+        private static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(2);
+        /** How often {@code /proc} is read for a process whose keeper reports its end (only a killed keeper would not). */
+        private static final long KEPT_PROBE_NANOS = TimeUnit.SECONDS.toNanos(5);
+        /** How often for a process without a keeper, whose end only {@code /proc} tells. */
+        private static final long UNKEPT_PROBE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
         final long pid;
-        /** Our child, when this JVM started it (then the exit code is known); null when adopted. */
-        final Process process;
+        /** Its keeper, which records the exit status; null when it is gone (then the status is unknown). */
+        final Keeper.Watch keeper;
+        /** Found again from durable state rather than started by this dispatcher (its READY=1 may be lost). */
+        final boolean adopted;
         final Instant startInstant;
         final long startTicks;
         /** {@link System#nanoTime()} at its start (back-dated for an adopted process). */
@@ -32,10 +42,13 @@ final class Supervised {
         long killAtNanos;
         /** Why Steward ended it (watchdog, start timeout); null while nobody did. */
         String endReason;
+        private long goneSinceNanos;
+        private long lastProbeNanos;
 
-        Running(long pid, Process process, Instant startInstant, long startTicks, long startedNanos) {
+        Running(long pid, Keeper.Watch keeper, boolean adopted, Instant startInstant, long startTicks, long startedNanos) {
             this.pid = pid;
-            this.process = process;
+            this.keeper = keeper;
+            this.adopted = adopted;
             this.startInstant = startInstant;
             this.startTicks = startTicks;
             this.startedNanos = startedNanos;
@@ -43,18 +56,42 @@ final class Supervised {
         }
 
         boolean alive() {
-            if (process != null) {
-                return process.isAlive();
-            }
             return Processes.alive(pid, startTicks);
         }
 
-        /** The exit code once it has exited, when known (only for our own children). */
-        OptionalInt exitCode() {
-            if (process != null && !process.isAlive()) {
-                return OptionalInt.of(process.exitValue());
+        /**
+         * Gone, and its end settled: its keeper has recorded the status (or is gone too, or took too long).
+         * Cheap enough for every supervision pass: the keeper's exit file is looked for each time (one stat of a
+         * file that is not there); {@code /proc} is read only now and then, for what no keeper will report (a
+         * keeper that was killed, a process adopted from before keepers).
+         * Caller holds the add-on's monitor.
+         */
+        boolean ended(long now) {
+            if (keeper != null && keeper.recorded()) {
+                return true;          // the keeper's wait returned: the process is gone
             }
-            return OptionalInt.empty();
+            long probe = keeper != null ? KEPT_PROBE_NANOS : UNKEPT_PROBE_NANOS;
+            if (goneSinceNanos == 0 && lastProbeNanos != 0 && now - lastProbeNanos < probe) {
+                return false;
+            }
+            lastProbeNanos = now;
+            if (alive()) {
+                return false;
+            }
+            if (goneSinceNanos == 0) {
+                goneSinceNanos = now;
+            }
+            return keeper == null || !keeper.alive() || now - goneSinceNanos >= SETTLE_NANOS;
+        }
+
+        /** Seen gone by {@link #ended}, which is waiting for its keeper to record how. */
+        boolean gone() {
+            return goneSinceNanos != 0;
+        }
+
+        /** The exit status once it has ended, as its keeper recorded it (128 + n: killed by signal n). */
+        OptionalInt exitCode() {
+            return keeper == null || alive() ? OptionalInt.empty() : keeper.status();
         }
     }
 

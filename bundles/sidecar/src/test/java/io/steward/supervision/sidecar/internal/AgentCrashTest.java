@@ -99,14 +99,14 @@ class AgentCrashTest {
         String applied = line(first);
         assertTrue(applied.startsWith("STATUS READY"), applied);
         long pid = pid(applied);
-        assertEquals(first.pid(), ProcessHandle.of(pid).orElseThrow().parent().map(ProcessHandle::pid).orElse(-1L),
-                "the first agent started it");
+        long keeper = TestSupport.keeperOf(pid).orElseThrow(() -> new AssertionError("pid " + pid + " has no keeper"));
+        assertNotEquals(first.pid(), keeper, "a sidecar is not a child of the agent");
 
         first.destroyForcibly();                       // SIGKILL: no deactivate, no cleanup
         assertTrue(first.waitFor(10, TimeUnit.SECONDS));
         assertEquals(137, first.exitValue());
         assertTrue(alive(pid), "the sidecar outlives the agent");
-        assertNotEquals(first.pid(), ProcessHandle.of(pid).orElseThrow().parent().map(ProcessHandle::pid).orElse(-1L));
+        assertEquals(java.util.Optional.of(keeper), TestSupport.keeperOf(pid), "its keeper outlives the agent too");
 
         Process second = agent("adopt");
         String adopted = line(second);

@@ -282,6 +282,32 @@ class SidecarDispatcherTest {
     }
 
     @Test
+    void noSidecarIsAChildOfTheAgentYetTheNextDispatcherKnowsHowItsAdoptedProcessExited() throws Exception {
+        prepare(stager, layout, "later", "1.0.0", script("""
+                notify --ready
+                while [ ! -e "$STEWARD_ADDON_STATE/fatal" ]; do idle 0.02; done
+                exit 3
+                """), Map.of("notify", "true", "permanent_exit_codes", "[3]"), null);
+        SidecarDispatcher first = dispatcher();
+        Assignment a = assignment("later", "1.0.0", "{}");
+        long pid = pidOf(first.apply(record(layout, a)));
+        long keeper = TestSupport.keeperOf(pid).orElseThrow(() -> new AssertionError("pid " + pid + " has no keeper"));
+        assertTrue(ProcessHandle.current().children().noneMatch(c -> c.pid() == pid || c.pid() == keeper),
+                "neither the sidecar nor its keeper is a child of the agent (no JDK reaper thread per sidecar)");
+
+        first.deactivate();
+        dispatchers.remove(first);
+        SidecarDispatcher next = dispatcher();
+        assertEquals(SupervisionState.READY, next.adopt(record(layout, a)).state());
+        Files.writeString(layout.addonHome(new AddonId("later")).resolve("state/fatal"), "");
+
+        await("the adopted process's permanent exit code rejects it", () -> state(next, "later") == SupervisionState.REJECTED);
+        assertTrue(next.status(new AddonId("later")).detail().contains("exited with code 3"),
+                next.status(new AddonId("later")).detail());
+        assertEquals(List.of(pid), pids(layout, "later"), "not restarted");
+    }
+
+    @Test
     void aMissedWatchdogKillsAndRestartsTheAddOn() throws Exception {
         // pings every 100 ms; the first run stops pinging (but keeps running) when "hang" appears
         prepare(stager, layout, "dog", "1.0.0", script("""

@@ -21,12 +21,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
@@ -189,20 +191,47 @@ final class TestSupport {
         return Processes.stat(pid).map(s -> !s.zombie()).orElse(false);
     }
 
-    /** Kills every process group an add-on under {@code root} recorded: no test leaves processes behind. */
+    /**
+     * Kills every process group an add-on under {@code root} recorded, then waits for their keepers to record
+     * the exits and end: no test leaves processes behind, nor a keeper writing into a tree being deleted.
+     */
     static void killAll(Path root) throws IOException {
         if (!Files.isDirectory(root)) {
             return;
         }
+        List<Long> keepers = new ArrayList<>();
         try (Stream<Path> files = Files.walk(root)) {
             for (Path p : files.filter(f -> f.getFileName().toString().equals("pids")).toList()) {
                 for (String line : Files.readAllLines(p)) {
-                    if (!line.isBlank() && alive(Long.parseLong(line.trim()))) {
-                        Processes.signalGroup(Long.parseLong(line.trim()), "KILL");
+                    long pid = line.isBlank() ? 0 : Long.parseLong(line.trim());
+                    if (pid > 1 && alive(pid)) {
+                        keeperOf(pid).ifPresent(keepers::add);
+                        Processes.signalGroup(pid, "KILL");
                     }
                 }
             }
         }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (keepers.stream().anyMatch(TestSupport::alive) && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10);           // polling a condition with a deadline: nothing signals a keeper's end
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** The keeper a sidecar runs under: its parent, when that is a {@code steward-keeper} shell. */
+    static Optional<Long> keeperOf(long pid) {
+        return Processes.stat(pid).map(Processes.Stat::ppid).filter(pp -> {
+            try {
+                return new String(Files.readAllBytes(Path.of("/proc", Long.toString(pp), "cmdline")),
+                        StandardCharsets.US_ASCII).contains("\0steward-keeper\0");
+            } catch (IOException e) {
+                return false;
+            }
+        });
     }
 
     static void deleteTree(Path root) throws IOException {
