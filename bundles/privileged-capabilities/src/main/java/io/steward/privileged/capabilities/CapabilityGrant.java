@@ -1,4 +1,4 @@
-package io.steward.privileged.local.internal;
+package io.steward.privileged.capabilities;
 
 import io.steward.delivery.AddonManifest;
 import io.steward.privileged.PrivilegedOperations;

@@ -1,4 +1,4 @@
-package io.steward.privileged.client.internal;
+package io.steward.privileged.protocol;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The updater protocol, version {@value #VERSION}: the single definition of the wire format, used by this
- * bundle's client and by the root updater ({@code io.steward.updater}, which has this jar on its class path).
+ * The updater protocol, version {@value #VERSION}: the single definition of the wire format, used by the agent's
+ * client ({@code io.steward.privileged.client}, which embeds this package) and by the root updater
+ * ({@code io.steward.updater}, which has this jar on its class path).
  * <p>
  * One request per connection on a unix stream socket: the client writes one JSON object on one line
  * (at most {@value #MAX_REQUEST_BYTES} bytes, newline-terminated or ended by closing its output), the updater

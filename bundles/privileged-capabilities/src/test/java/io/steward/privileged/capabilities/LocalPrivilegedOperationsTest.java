@@ -1,4 +1,4 @@
-package io.steward.privileged.local.internal;
+package io.steward.privileged.capabilities;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package io.steward.privileged.local.internal;
+package io.steward.privileged.capabilities;
 
 import io.steward.delivery.StagedArtifact;
 import io.steward.privileged.PrivilegedOperations;
@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * {@link PrivilegedOperations} done in-process by a root agent: file capabilities through
  * {@code /usr/sbin/setcap} (absolute path, empty environment), checked afterwards with
  * {@code /usr/sbin/getcap}. The program keeps its staged path (there is no root-owned copy), so
- * {@link #release} has nothing to remove. Stateless and thread-safe. Public for the root updater, which grants
- * capabilities with it outside OSGi (this package is not exported).
+ * {@link #release} has nothing to remove. Stateless and thread-safe. Registered by
+ * {@code io.steward.privileged.local} for a root agent; the root updater grants capabilities with it outside OSGi.
  * <p>
  * A grant is bound to the signed manifest ({@link CapabilityGrant#bound}: its kind, {@code binary} and
  * {@code capabilities}). Before {@code setcap} (a {@code chown} would clear the capabilities) the program is
