@@ -15,7 +15,7 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import io.steward.systemd.dbus.internal.PrivilegedTree;
+import io.steward.systemd.install.PrivilegedTree;
 import io.steward.systemd.unitfile.UnitPolicy;
 import java.io.IOException;
 import java.io.InputStream;

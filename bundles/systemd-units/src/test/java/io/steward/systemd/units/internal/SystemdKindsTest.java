@@ -18,13 +18,13 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.ActiveState;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -47,13 +47,13 @@ import org.junit.jupiter.api.Test;
 /** The systemd_service and systemd_timer kinds against a real systemd (tools/systemd-sandbox.sh). */
 class SystemdKindsTest {
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private Fixture f;
 
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
     }
 
     @AfterAll

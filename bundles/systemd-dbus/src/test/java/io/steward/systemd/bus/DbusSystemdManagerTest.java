@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.bus;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,6 +11,7 @@ import io.steward.systemd.JobOutcome;
 import io.steward.systemd.JobResult;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.UnitState;
+import io.steward.systemd.install.UnitLinks;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -20,16 +21,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** {@link SystemdDbusManager} against a real systemd (the sandbox). */
+/** {@link DbusSystemdManager} against a real systemd (the sandbox). */
 class SystemdDbusManagerTest {
     private static final Duration JOB = Duration.ofSeconds(30);
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
 
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
     }
 
     @AfterAll
@@ -123,7 +124,7 @@ class SystemdDbusManagerTest {
     @Test
     void reconnectsAfterTheBusWentAway() throws Exception {
         try (SystemdSandbox own = SystemdSandbox.startPrivate()) {
-            SystemdDbusManager m = new SystemdDbusManager(own.address(), Duration.ofSeconds(5));
+            DbusSystemdManager m = new DbusSystemdManager(own.address(), Duration.ofSeconds(5));
             try {
                 assertEquals("not-found", m.unit("steward-x.service").loadState());
                 own.stop();

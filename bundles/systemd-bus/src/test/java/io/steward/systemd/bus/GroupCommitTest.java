@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.bus;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

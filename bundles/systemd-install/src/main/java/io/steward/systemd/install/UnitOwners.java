@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.install;
 
 import io.steward.supervision.AddonId;
 import java.io.IOException;

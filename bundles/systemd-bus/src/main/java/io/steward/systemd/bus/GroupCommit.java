@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.bus;
 
 import java.util.function.Supplier;
 

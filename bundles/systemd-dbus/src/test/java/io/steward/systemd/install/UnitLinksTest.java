@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.install;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,10 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.steward.systemd.LoadedUnit;
-import io.steward.systemd.dbus.internal.UnitLinks.Created;
-import io.steward.systemd.dbus.internal.UnitLinks.InstallLink;
-import io.steward.systemd.dbus.internal.UnitLinks.Refused;
-import io.steward.systemd.dbus.internal.UnitLinks.Removed;
+import io.steward.systemd.bus.DbusSystemdManager;
+import io.steward.systemd.install.UnitLinks.Created;
+import io.steward.systemd.install.UnitLinks.InstallLink;
+import io.steward.systemd.install.UnitLinks.Refused;
+import io.steward.systemd.install.UnitLinks.Removed;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,14 +31,14 @@ import org.junit.jupiter.api.Test;
 class UnitLinksTest {
     private static final InstallLink MULTI_USER = new InstallLink("multi-user.target", "wants");
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private static Path dir;
     private final List<Path> cleanup = new ArrayList<>();
 
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
         dir = sandbox.unitDir();
     }
 

@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.install;
 
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;

@@ -1,4 +1,4 @@
-package io.steward.systemd.dbus.internal;
+package io.steward.systemd.bus;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -20,19 +20,19 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link SystemdDbusManager#loaded} against the real systemd of the sandbox: what systemd 252 reports after
+ * {@link DbusSystemdManager#loaded} against the real systemd of the sandbox: what systemd 252 reports after
  * parsing, which is what a checker has to validate.
  */
 class LoadedUnitTest {
     private static final Duration JOB = Duration.ofSeconds(30);
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private final List<Path> written = new ArrayList<>();
 
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
     }
 
     @AfterAll
