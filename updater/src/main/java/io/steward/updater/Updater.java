@@ -4,7 +4,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.delivery.AddonManifest;
 import io.steward.delivery.StagedArtifact;
-import io.steward.delivery.internal.ArtifactVerifier;
+import io.steward.delivery.artifacts.ArtifactVerifier;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.UnitInstaller;

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 /**
  * Archive limits (PRODUCT §3), enforced on the bytes actually read, never on what a header claims.
@@ -8,13 +8,13 @@ package io.steward.delivery.internal;
  * @param maxTotalBytes    bytes of all files together
  * @param maxArtifactBytes bytes of the artifact itself (the compressed stream, trailing data included)
  */
-record Limits(int maxEntries, long maxFileBytes, long maxTotalBytes, long maxArtifactBytes) {
+public record Limits(int maxEntries, long maxFileBytes, long maxTotalBytes, long maxArtifactBytes) {
     /** Largest {@code addon.json} read into memory. */
-    static final int MAX_MANIFEST_BYTES = 1 << 20;
+    public static final int MAX_MANIFEST_BYTES = 1 << 20;
     /** Largest tar metadata (PAX or GNU long-name headers) one entry may carry. */
-    static final int MAX_ENTRY_METADATA_BYTES = 1 << 20;
+    public static final int MAX_ENTRY_METADATA_BYTES = 1 << 20;
 
-    Limits {
+    public Limits {
         if (maxEntries < 1) {
             throw new IllegalArgumentException("max.entries must be positive: " + maxEntries);
         }
@@ -33,7 +33,7 @@ record Limits(int maxEntries, long maxFileBytes, long maxTotalBytes, long maxArt
      * The most the gzip stream may inflate to: the file bytes plus a generous allowance per entry for
      * headers and padding. Anything beyond is a gzip bomb, whatever the headers say.
      */
-    long maxInflatedBytes() {
+    public long maxInflatedBytes() {
         long overhead = (maxEntries + 2L) * 4096L + 64 * 1024;
         return maxTotalBytes > Long.MAX_VALUE - overhead ? Long.MAX_VALUE : maxTotalBytes + overhead;
     }

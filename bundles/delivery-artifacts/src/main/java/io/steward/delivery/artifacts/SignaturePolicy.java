@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
@@ -21,27 +21,27 @@ import org.slf4j.LoggerFactory;
  * {@code allow_unsigned_addons}, an <em>empty</em> signature is accepted with a warning; a present
  * signature is still checked and refused when wrong.
  */
-final class SignaturePolicy {
+public final class SignaturePolicy {
     private static final Logger LOG = LoggerFactory.getLogger(SignaturePolicy.class);
-    static final String STEP = "verify";
+    public static final String STEP = "verify";
 
     /** Which key vouched for an artifact; empty when it was accepted unsigned. */
-    record Verdict(Optional<String> key) {
+    public record Verdict(Optional<String> key) {
     }
 
     private final TrustStore trust;
     private final Set<String> allowUnsigned;
 
-    SignaturePolicy(TrustStore trust, Set<String> allowUnsigned) {
+    public SignaturePolicy(TrustStore trust, Set<String> allowUnsigned) {
         this.trust = trust;
         this.allowUnsigned = Set.copyOf(allowUnsigned);
     }
 
-    TrustStore trust() {
+    public TrustStore trust() {
         return trust;
     }
 
-    Verdict check(Failures fail, String id, String version, String sha256, String signature,
+    public Verdict check(Failures fail, String id, String version, String sha256, String signature,
                   Optional<String> keyId) throws SupervisionException {
         String text = signature.strip();
         if (text.isEmpty()) {

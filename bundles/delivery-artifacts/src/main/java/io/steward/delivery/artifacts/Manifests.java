@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
@@ -26,8 +26,8 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /** Parses {@code addon.json} (PRODUCT §3) and checks it against the artifact and the assignment. */
-final class Manifests {
-    static final String STEP = "manifest";
+public final class Manifests {
+    public static final String STEP = "manifest";
     private static final Gson GSON = new Gson();
     private static final Map<String, String> KIND_ALIASES = Map.of("agent_sidecar", "sidecar");
 
@@ -35,15 +35,15 @@ final class Manifests {
     }
 
     /** Thrown with a cause that completes "addon.json …". */
-    static final class Invalid extends Exception {
+    public static final class Invalid extends Exception {
         private static final long serialVersionUID = 1L;
 
-        Invalid(String message) {
+        public Invalid(String message) {
             super(message);
         }
     }
 
-    static AddonManifest parse(byte[] bytes) throws Invalid {
+    public static AddonManifest parse(byte[] bytes) throws Invalid {
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -103,7 +103,7 @@ final class Manifests {
      * The manifest must describe the assigned add-on (id, version, kind, binary) and every file it names
      * must be a regular file of the artifact.
      */
-    static void check(AddonManifest m, Assignment a, Set<String> files) throws Invalid {
+    public static void check(AddonManifest m, Assignment a, Set<String> files) throws Invalid {
         if (!m.id().equals(a.id().value())) {
             throw new Invalid("addon.json id \"" + m.id() + "\" does not match the assignment's \"" + a.id() + "\"");
         }
@@ -123,7 +123,7 @@ final class Manifests {
     }
 
     /** Every file the manifest names is a regular file of the artifact. */
-    static void checkFiles(AddonManifest m, Set<String> files) throws Invalid {
+    public static void checkFiles(AddonManifest m, Set<String> files) throws Invalid {
         if (!files.contains(m.binary())) {
             throw new Invalid("the declared binary \"" + m.binary() + "\" is missing from the artifact");
         }
@@ -138,7 +138,7 @@ final class Manifests {
         }
     }
 
-    static String canonicalKind(String kind) {
+    public static String canonicalKind(String kind) {
         return KIND_ALIASES.getOrDefault(kind, kind);
     }
 

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import java.io.PrintStream;
 
@@ -7,7 +7,7 @@ import java.io.PrintStream;
  * launcher says stderr is a terminal (framework property {@code steward.tty}); otherwise {@link #NONE}.
  * Not thread-safe: one reader at a time.
  */
-interface Progress {
+public interface Progress {
     Progress NONE = bytes -> {
     };
 

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
@@ -6,39 +6,39 @@ import java.nio.file.FileSystemException;
 
 /**
  * Builds the one-sentence failures of one add-on: {@code add-on <id>: <step>: <cause>}. Every failure
- * of this bundle goes through here, so the classification of each error type is explicit at the call
+ * of delivery goes through here, so the classification of each error type is explicit at the call
  * site (upstream gap 22).
  */
-record Failures(String addon) {
-    SupervisionException permanent(String step, String cause) {
+public record Failures(String addon) {
+    public SupervisionException permanent(String step, String cause) {
         return new SupervisionException(Disposition.PERMANENT, message(step, cause));
     }
 
-    SupervisionException permanent(String step, String cause, Throwable e) {
+    public SupervisionException permanent(String step, String cause, Throwable e) {
         return new SupervisionException(Disposition.PERMANENT, message(step, cause), e);
     }
 
-    SupervisionException temporary(String step, String cause) {
+    public SupervisionException temporary(String step, String cause) {
         return new SupervisionException(Disposition.TRANSIENT, message(step, cause));
     }
 
-    SupervisionException temporary(String step, String cause, Throwable e) {
+    public SupervisionException temporary(String step, String cause, Throwable e) {
         return new SupervisionException(Disposition.TRANSIENT, message(step, cause), e);
     }
 
-    String message(String step, String cause) {
+    public String message(String step, String cause) {
         // one line, whatever a library put in its message
         return "add-on " + addon + ": " + step + ": " + cause.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
     /** The step of a message this class built ({@code add-on <id>: <step>: <cause>}), or {@code unknown}. */
-    static String step(String message) {
+    public static String step(String message) {
         String[] parts = String.valueOf(message).split(": ", 3);
         return parts.length == 3 && parts[1].matches("[a-z][a-z_ -]{0,30}") ? parts[1] : "unknown";
     }
 
     /** The short description of an I/O error: its message, or its type when it has none. */
-    static String describe(Throwable e) {
+    public static String describe(Throwable e) {
         String m = e.getMessage();
         String type = e.getClass().getSimpleName();
         if (m == null || m.isBlank()) {

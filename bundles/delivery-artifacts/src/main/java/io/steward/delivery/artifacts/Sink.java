@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,7 +14,7 @@ import java.util.Set;
  * Where the one-pass reader puts what it extracts. Every {@link IOException} a sink throws is about the
  * local disk (full, read-only, gone), hence transient.
  */
-interface Sink {
+public interface Sink {
     Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
     Set<PosixFilePermission> EXEC_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
     Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
@@ -64,7 +64,7 @@ interface Sink {
         private FileChannel open;
         private Path openPath;
 
-        Directory(Path root, boolean sync) {
+        public Directory(Path root, boolean sync) {
             this.root = root;
             this.sync = sync;
         }
@@ -108,7 +108,7 @@ interface Sink {
         }
 
         /** Closes a file left open by a failed read. */
-        void abort() {
+        public void abort() {
             if (open != null) {
                 try {
                     open.close();

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import io.steward.supervision.spi.SupervisionException;
 import java.io.ByteArrayOutputStream;
@@ -34,14 +34,14 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * The reader decides nothing about trust: the caller compares the digest and checks the signature
  * before anything it extracted is moved where others can see it. Stateless; one call per artifact.
  */
-final class ArtifactReader {
-    static final String STEP = "extract";
-    static final String MANIFEST = "addon.json";
-    static final String METADATA = ".steward-artifact.json";
+public final class ArtifactReader {
+    public static final String STEP = "extract";
+    public static final String MANIFEST = "addon.json";
+    public static final String METADATA = ".steward-artifact.json";
     private static final int BUFFER = 256 * 1024;
 
     /** What one pass found; {@code artifactBytes} is what was read of the artifact itself (compressed). */
-    record Result(String sha256, Optional<byte[]> manifest, Set<String> files, int entries, long bytes,
+    public record Result(String sha256, Optional<byte[]> manifest, Set<String> files, int entries, long bytes,
                   long artifactBytes) {
     }
 
@@ -49,11 +49,11 @@ final class ArtifactReader {
 
     private final Limits limits;
 
-    ArtifactReader(Limits limits) {
+    public ArtifactReader(Limits limits) {
         this.limits = limits;
     }
 
-    Limits limits() {
+    public Limits limits() {
         return limits;
     }
 
@@ -61,7 +61,7 @@ final class ArtifactReader {
      * Reads {@code raw} to its end. Permanent failures: the archive breaks a rule, is not gzip, is
      * truncated or corrupt. Transient: {@code raw} cannot be read, the sink cannot write.
      */
-    Result read(Failures fail, InputStream raw, Sink sink, Progress progress) throws SupervisionException {
+    public Result read(Failures fail, InputStream raw, Sink sink, Progress progress) throws SupervisionException {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -337,7 +337,7 @@ final class ArtifactReader {
      * are dropped; absolute names, {@code .} and {@code ..} segments, empty segments and control
      * characters are refused.
      */
-    static String normalise(String raw) throws Streams.Refusal {
+    public static String normalise(String raw) throws Streams.Refusal {
         if (raw.isEmpty()) {
             return raw;
         }
@@ -378,7 +378,7 @@ final class ArtifactReader {
     }
 
     /** A name made safe to print in a one-line message. */
-    static String printable(String s) {
+    public static String printable(String s) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < s.length() && i < 200; i++) {
             char c = s.charAt(i);

@@ -1,35 +1,35 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
 /** The stream wrappers of the one-pass reader, and the exceptions that tell where an I/O error came from. */
-final class Streams {
+public final class Streams {
     private Streams() {
     }
 
     /** The artifact's source (a file or a download) failed: a transient fetch error. */
-    static final class SourceException extends IOException {
+    public static final class SourceException extends IOException {
         private static final long serialVersionUID = 1L;
 
-        SourceException(IOException cause) {
+        public SourceException(IOException cause) {
             super(cause.getMessage(), cause);
         }
     }
 
     /** The archive broke a rule: a permanent refusal with a ready-made cause. */
-    static final class Refusal extends IOException {
+    public static final class Refusal extends IOException {
         private static final long serialVersionUID = 1L;
 
-        Refusal(String cause) {
+        public Refusal(String cause) {
             super(cause);
         }
     }
 
     /** Tags every I/O error of the underlying stream as a {@link SourceException}. */
-    static final class Source extends FilterInputStream {
-        Source(InputStream in) {
+    public static final class Source extends FilterInputStream {
+        public Source(InputStream in) {
             super(in);
         }
 
@@ -60,7 +60,7 @@ final class Streams {
      * Counts the bytes that pass and refuses more than a limit. A temporary, lower limit (a budget) can
      * be set around a call that should read little, such as reading one tar header.
      */
-    static final class Counting extends FilterInputStream {
+    public static final class Counting extends FilterInputStream {
         private final long limit;
         private final String exceeded;
         private final Progress progress;
@@ -68,23 +68,23 @@ final class Streams {
         private long budgetEnd = Long.MAX_VALUE;
         private String budgetExceeded;
 
-        Counting(InputStream in, long limit, String exceeded, Progress progress) {
+        public Counting(InputStream in, long limit, String exceeded, Progress progress) {
             super(in);
             this.limit = limit;
             this.exceeded = exceeded;
             this.progress = progress;
         }
 
-        long count() {
+        public long count() {
             return count;
         }
 
-        void budget(long bytes, String message) {
+        public void budget(long bytes, String message) {
             budgetEnd = count + bytes;
             budgetExceeded = message;
         }
 
-        void endBudget() {
+        public void endBudget() {
             budgetEnd = Long.MAX_VALUE;
         }
 

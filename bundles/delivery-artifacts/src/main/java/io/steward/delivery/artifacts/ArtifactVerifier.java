@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.artifacts;
 
 import io.steward.delivery.trust.TrustStore;
 
