@@ -18,7 +18,7 @@ import java.util.TreeSet;
 /**
  * The argument checks of upstream §6.2, as pure functions: what a privileged side accepts as a capability
  * list and as the program to grant them to. Every refusal is PERMANENT (the same request fails the same way).
- * Public for the root updater, which runs the same checks outside OSGi (this package is not exported).
+ * The root updater runs the same checks outside OSGi.
  */
 public final class CapabilityGrant {
     private CapabilityGrant() {

@@ -23,8 +23,8 @@ import java.util.stream.Stream;
  * The root-owned copy of an add-on that units execute from: {@code <privileged-root>/<id>/versions/<name>}
  * with a {@code current} link swapped atomically. A version directory is written once (temp dir, then
  * rename) and identified by a digest of its tree, so a re-published version with other bytes gets a new
- * directory instead of overwriting one a rollback may return to. Public for the root updater, which uses it
- * outside OSGi (this package is not exported).
+ * directory instead of overwriting one a rollback may return to. Used by the in-process installer and by the
+ * root updater.
  */
 public final class PrivilegedTree {
     private final Path addonRoot;
