@@ -1,4 +1,4 @@
-package io.steward.source.nats.internal;
+package io.steward.source.nats.fleet;
 
 import io.nats.client.Connection;
 import io.nats.client.JetStreamApiException;
@@ -21,9 +21,9 @@ import java.util.TreeMap;
  * The operator's side of the fleet transport: creates the buckets, signs and publishes a host's next
  * document, reads the hosts' statuses. Used by {@code steward fleet}, the tests and the benchmark.
  */
-final class FleetController {
+public final class FleetController {
     /** A refusal to publish: one sentence. */
-    static final class Conflict extends Exception {
+    public static final class Conflict extends Exception {
         private static final long serialVersionUID = 1L;
 
         Conflict(String message) {
@@ -32,14 +32,14 @@ final class FleetController {
     }
 
     /** What {@link #put} wrote. */
-    record Published(String host, long serial, long revision, String sha256) {
+    public record Published(String host, long serial, long revision, String sha256) {
     }
 
     private final Connection connection;
     private final String bucket;
     private final String statusBucket;
 
-    FleetController(Connection connection, String bucket, String statusBucket) {
+    public FleetController(Connection connection, String bucket, String statusBucket) {
         this.connection = connection;
         this.bucket = bucket;
         this.statusBucket = statusBucket;
@@ -49,7 +49,7 @@ final class FleetController {
      * Creates both buckets and the results stream when missing: {@code replicas} copies each (3 in a cluster),
      * file storage.
      */
-    void ensureBuckets(int replicas) throws IOException, JetStreamApiException {
+    public void ensureBuckets(int replicas) throws IOException, JetStreamApiException {
         KeyValueManagement kvm = connection.keyValueManagement();
         List<String> existing = kvm.getBucketNames();
         for (String name : List.of(bucket, statusBucket)) {
@@ -58,7 +58,7 @@ final class FleetController {
                         .storageType(StorageType.File).build());
             }
         }
-        ResultPublisher.ensureStream(connection, replicas);
+        ResultsStream.ensure(connection, replicas);
     }
 
     /**
@@ -67,7 +67,7 @@ final class FleetController {
      * key's last revision: of two operators publishing at once, one wins, the other gets {@link Conflict}
      * and nothing is written for it.
      */
-    Published put(String host, String document, String keyId, PrivateKey key)
+    public Published put(String host, String document, String keyId, PrivateKey key)
             throws IOException, JetStreamApiException, Conflict, InterruptedException {
         String k = "host." + host;
         KeyValue kv = connection.keyValue(bucket);
@@ -119,7 +119,7 @@ final class FleetController {
     }
 
     /** Every host's status value, by host id. */
-    TreeMap<String, byte[]> statuses() throws IOException, JetStreamApiException, InterruptedException {
+    public TreeMap<String, byte[]> statuses() throws IOException, JetStreamApiException, InterruptedException {
         KeyValue kv = connection.keyValue(statusBucket);
         TreeMap<String, byte[]> out = new TreeMap<>();
         List<String> keys;
@@ -138,7 +138,7 @@ final class FleetController {
     }
 
     /** One host's status value, if it wrote one. */
-    Optional<byte[]> status(String host) throws IOException, JetStreamApiException {
+    public Optional<byte[]> status(String host) throws IOException, JetStreamApiException {
         KeyValueEntry e = connection.keyValue(statusBucket).get("host." + host);
         return e == null ? Optional.empty() : Optional.ofNullable(e.getValue());
     }

@@ -1,4 +1,4 @@
-package io.steward.source.nats.internal;
+package io.steward.source.nats.fleet;
 
 import io.nats.client.Connection;
 import io.nats.client.JetStreamApiException;
@@ -24,11 +24,11 @@ import org.slf4j.LoggerFactory;
  * the revision after the last one seen. A periodic, jittered {@code get} of the key is the backstop
  * against a watch lost in any other way. All work runs on the executor given (one thread).
  */
-final class AssignmentWatch {
+public final class AssignmentWatch {
     private static final Logger LOG = LoggerFactory.getLogger(AssignmentWatch.class);
 
     /** What the watch saw: an entry, or that the key holds nothing (yet). */
-    interface Sink {
+    public interface Sink {
         void entry(KeyValueEntry entry);
 
         void empty();
@@ -51,7 +51,7 @@ final class AssignmentWatch {
     private ScheduledFuture<?> backstop;
     private long watches;
 
-    AssignmentWatch(String bucket, String key, Sink sink, ScheduledExecutorService executor, Duration resync,
+    public AssignmentWatch(String bucket, String key, Sink sink, ScheduledExecutorService executor, Duration resync,
                     Duration retryBase, Duration retryMax) {
         this.bucket = bucket;
         this.key = key;
@@ -63,7 +63,7 @@ final class AssignmentWatch {
     }
 
     /** The link is up on {@code conn}: (re)start the watch from the last revision seen. */
-    void up(Connection conn) {
+    public void up(Connection conn) {
         executor.execute(() -> {
             connection = conn;
             failures = 0;
@@ -75,12 +75,12 @@ final class AssignmentWatch {
     }
 
     /** The revision of the last entry handed on (0: none). */
-    long lastRevision() {
+    public long lastRevision() {
         return lastRevision;
     }
 
     /** How many watches were started, for tests and the benchmark. */
-    long watchesStarted() {
+    public long watchesStarted() {
         return watches;
     }
 
@@ -140,7 +140,7 @@ final class AssignmentWatch {
     }
 
     /** The backstop: the key's latest revision, handed on when the watch missed it. */
-    void read() {
+    public void read() {
         Connection conn = connection;
         if (conn == null || conn.getStatus() != Connection.Status.CONNECTED) {
             return;
@@ -165,7 +165,7 @@ final class AssignmentWatch {
         sink.entry(e);
     }
 
-    void close() {
+    public void close() {
         executor.execute(() -> {
             cancelRetry();
             if (backstop != null) {

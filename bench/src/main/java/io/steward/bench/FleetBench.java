@@ -1,4 +1,4 @@
-package io.steward.source.nats.internal;
+package io.steward.bench;
 
 import io.nats.client.Connection;
 import io.nats.client.ConnectionListener;
@@ -8,9 +8,12 @@ import io.nats.client.Options;
 import io.nats.client.api.KeyValueEntry;
 import io.nats.client.api.KeyValueWatchOption;
 import io.nats.client.api.KeyValueWatcher;
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
+import io.steward.source.nats.fleet.AssignmentWatch;
+import io.steward.source.nats.fleet.FleetController;
+import io.steward.source.nats.fleet.Jitter;
 import io.steward.source.signed.SignedDocumentGate;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,7 +49,7 @@ public final class FleetBench {
     private final Path work;
     private final KeyPair key = Ed25519.generate();
     private final TrustStore trust;
-    private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
+    private final JsonAssignmentCodec codec = new JsonAssignmentCodec();
     private Process server;
     private int port;
     private int stores;

@@ -1,4 +1,4 @@
-package io.steward.source.nats.internal;
+package io.steward.source.nats.fleet;
 
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
@@ -7,12 +7,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * Waits that spread a fleet out: after a broker restart a thousand agents must not reconnect, re-watch
  * and write status in the same millisecond.
  */
-final class Jitter {
+public final class Jitter {
     private Jitter() {
     }
 
     /** Capped exponential backoff with full jitter: random in [0, min(cap, base·2^attempt)]. */
-    static Duration backoff(long attempt, Duration base, Duration cap) {
+    public static Duration backoff(long attempt, Duration base, Duration cap) {
         long bound = cap.toMillis();
         if (attempt < 30) {
             bound = Math.min(bound, base.toMillis() << Math.max(0, attempt));
@@ -21,7 +21,7 @@ final class Jitter {
     }
 
     /** {@code period} ±20 %. */
-    static Duration around(Duration period) {
+    public static Duration around(Duration period) {
         long ms = period.toMillis();
         long spread = ms / 5;
         return Duration.ofMillis(ms - spread + ThreadLocalRandom.current().nextLong(2 * spread + 1));
