@@ -22,4 +22,4 @@ echo
 # the bundles are plain jars on a class path here (jnats inside io.steward.lib.jnats); 10,000 watches
 # need 10,000 dispatcher threads (jnats gives every watch its own), hence the small stacks
 java -Xss256k -XX:+UseSerialGC -Dorg.ops4j.pax.logging.DefaultServiceLog.level=ERROR \
-  -cp "$BENCH_JAR:$RUNTIME/*:$FELIX" io.steward.source.nats.internal.FleetBench "${1:-1000,10000}" "${2:-1000}"
+  -cp "$BENCH_JAR:$RUNTIME/*:$FELIX" io.steward.bench.FleetBench "${1:-1000,10000}" "${2:-1000}"

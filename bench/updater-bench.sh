@@ -8,9 +8,11 @@ N=${1:-5000}
 V=0.1.0-SNAPSHOT
 LIB=updater/target/io.steward.updater-$V-lib
 JAR=bench/target/io.steward.bench-$V.jar
-[ -d "$LIB" ] && [ -f "$JAR" ] || { echo "missing $LIB or $JAR; build first: mvn -B -q install -DskipTests" >&2; exit 2; }
+# the agent's side: the client bundle, a plain jar here (the updater's class path holds only the server)
+CLIENT=bundles/privileged-client/target/io.steward.privileged.client-$V.jar
+[ -d "$LIB" ] && [ -f "$JAR" ] && [ -f "$CLIENT" ] || { echo "missing $LIB, $JAR or $CLIENT; build first: mvn -B -q install -DskipTests" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root: the updater requires root-owned directories" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/updbench-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-java -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$JAR:$LIB/*" io.steward.bench.UpdaterBench \
+java -XX:+UseSerialGC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$JAR:$CLIENT:$LIB/*" io.steward.bench.UpdaterBench \
   "$WORK" "$N" 2>"$WORK/bench.log" || { cat "$WORK/bench.log" >&2; exit 1; }

@@ -75,7 +75,7 @@ public final class SystemdBench {
         // ---- Steward
         ClassLoader cl = SystemdBench.class.getClassLoader();
         Class<?> managerType = cl.loadClass("io.steward.systemd.SystemdManager");
-        Object manager = cl.loadClass("io.steward.systemd.dbus.internal.SystemdDbusManager")
+        Object manager = cl.loadClass("io.steward.systemd.bus.DbusSystemdManager")
                 .getConstructor(String.class, Duration.class).newInstance(bus, Duration.ofSeconds(10));
         Method statistics = managerType.getMethod("statistics");
         Path data = Files.createDirectories(work.resolve("data"));
@@ -84,7 +84,7 @@ public final class SystemdBench {
         Object layout = layoutType.getConstructors()[0].newInstance(data, data.resolve("etc"), data.resolve("trust"),
                 unitDir, priv);
         Class<?> installerType = cl.loadClass("io.steward.privileged.UnitInstaller");
-        Object installer = cl.loadClass("io.steward.systemd.dbus.internal.LocalUnitInstaller")
+        Object installer = cl.loadClass("io.steward.systemd.install.SystemdUnitInstaller")
                 .getConstructor(managerType, layoutType, Duration.class)
                 .newInstance(manager, layout, Duration.ofMillis(confirm));
         Class<?> stagerType = cl.loadClass("io.steward.delivery.ArtifactStager");
@@ -94,7 +94,7 @@ public final class SystemdBench {
                 .newInstance("systemd_service", manager, installer, stager, layout, Duration.ofSeconds(60));
         Method apply = kind.getClass().getMethod("apply", cl.loadClass("io.steward.supervision.spi.AddonRecord"));
         // the same install without reading back what systemd loaded: what the post-load check costs
-        Method unchecked = cl.loadClass("io.steward.systemd.dbus.internal.LocalUnitInstaller")
+        Method unchecked = cl.loadClass("io.steward.systemd.install.SystemdUnitInstaller")
                 .getDeclaredMethod("withoutLoadedCheck", managerType, layoutType, Duration.class);
         unchecked.setAccessible(true);
         Object uncheckedKind = kind.getClass()

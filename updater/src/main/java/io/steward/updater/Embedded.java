@@ -27,7 +27,7 @@ public final class Embedded implements AutoCloseable {
 
     /** Answers one request line without the socket: the same parsing and work, no connection. */
     public String handle(String requestLine) {
-        return io.steward.privileged.client.internal.Protocol.line(handler.handle(requestLine, "in-process"));
+        return io.steward.privileged.protocol.Protocol.line(handler.handle(requestLine, "in-process"));
     }
 
     @Override

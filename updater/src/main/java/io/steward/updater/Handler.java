@@ -10,7 +10,7 @@ import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
 import io.steward.privileged.UnitInstallation;
-import io.steward.privileged.client.internal.Protocol;
+import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.SupervisionException;

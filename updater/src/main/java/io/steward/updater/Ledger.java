@@ -5,7 +5,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import io.steward.privileged.client.internal.Protocol;
+import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import java.io.IOException;
 import java.nio.ByteBuffer;

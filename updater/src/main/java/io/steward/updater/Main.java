@@ -1,7 +1,7 @@
 package io.steward.updater;
 
-import io.steward.systemd.dbus.internal.LocalUnitInstaller;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
+import io.steward.systemd.install.SystemdUnitInstaller;
 import java.io.IOException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
@@ -112,13 +112,13 @@ public final class Main {
     /** A started updater: {@link #stop()} closes the socket, waits for running requests and disconnects. */
     static final class Running {
         private final Server server;
-        private final SystemdDbusManager systemd;
+        private final DbusSystemdManager systemd;
         private final StagingArea staging;
         private final Path bound;     // the socket file the updater created (null when systemd passed one)
         private final Updater updater;
         private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
 
-        Running(Server server, SystemdDbusManager systemd, StagingArea staging, Path bound, Updater updater) {
+        Running(Server server, DbusSystemdManager systemd, StagingArea staging, Path bound, Updater updater) {
             this.server = server;
             this.systemd = systemd;
             this.staging = staging;
@@ -162,9 +162,9 @@ public final class Main {
         Ledger ledger = Ledger.open(config.state());
         UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
         UserPrincipal agent = lookup.lookupPrincipalByName(Long.toString(config.agentUid()));
-        SystemdDbusManager systemd = new SystemdDbusManager(config.systemdBus(), Duration.ofSeconds(10));
+        DbusSystemdManager systemd = new DbusSystemdManager(config.systemdBus(), Duration.ofSeconds(10));
         // the updater's own ledger records unit owners; no unit may run as the agent's user or group
-        LocalUnitInstaller installer = new LocalUnitInstaller(systemd, config.layout(), config.confirm(),
+        SystemdUnitInstaller installer = new SystemdUnitInstaller(systemd, config.layout(), config.confirm(),
                 Accounts.system().identities(config.agentUid(), config.agentGid()));
         StagingArea staging = new StagingArea(config.data(), agent, config.maxArtifactBytes());
         Updater updater = new Updater(config, installer, staging, ledger);

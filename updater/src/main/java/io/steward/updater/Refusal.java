@@ -1,6 +1,6 @@
 package io.steward.updater;
 
-import io.steward.privileged.client.internal.Protocol;
+import io.steward.privileged.protocol.Protocol;
 
 /**
  * A request the updater refuses before (or instead of) doing anything: a protocol {@link Protocol} error code,

@@ -1,6 +1,6 @@
 package io.steward.updater;
 
-import io.steward.delivery.internal.ArtifactVerifier;
+import io.steward.delivery.artifacts.ArtifactVerifier;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;

@@ -1,13 +1,13 @@
 package io.steward.updater;
 
-import io.steward.privileged.client.internal.Protocol;
+import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.HostLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;

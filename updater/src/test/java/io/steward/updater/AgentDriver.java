@@ -9,8 +9,8 @@ import io.steward.delivery.StagedArtifact;
 import io.steward.delivery.internal.DeliveryStager;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
-import io.steward.privileged.client.internal.Protocol;
 import io.steward.privileged.client.internal.UpdaterClient;
+import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
@@ -19,7 +19,7 @@ import io.steward.supervision.Resources;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionException;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.units.internal.UnitSupervisor;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -54,7 +54,7 @@ public final class AgentDriver {
         System.setOut(System.err);     // whatever else prints goes to the log, not to the protocol
         HostLayout layout = new HostLayout(Path.of(args[1]), Path.of(args[2]), Path.of(args[3]), Path.of(args[4]),
                 Path.of(args[5]));
-        SystemdDbusManager systemd = new SystemdDbusManager(args[0], Duration.ofSeconds(10));
+        DbusSystemdManager systemd = new DbusSystemdManager(args[0], Duration.ofSeconds(10));
         Map<String, String> properties = Map.of(HostLayout.DATA, args[1], HostLayout.ETC, args[2], HostLayout.TRUST,
                 args[3], HostLayout.UNIT_DIR, args[4], HostLayout.PRIVILEGED_ROOT, args[5]);
         BundleContext context = proxy(BundleContext.class, (m, a) -> m.getName().equals("getProperty")
@@ -84,7 +84,7 @@ public final class AgentDriver {
         systemd.close();
     }
 
-    private static JsonObject run(JsonObject c, HostLayout layout, SystemdDbusManager systemd, ArtifactStager stager,
+    private static JsonObject run(JsonObject c, HostLayout layout, DbusSystemdManager systemd, ArtifactStager stager,
                                   UpdaterClient[] client) throws Exception {
         JsonObject o = new JsonObject();
         switch (c.get("cmd").getAsString()) {
@@ -148,7 +148,7 @@ public final class AgentDriver {
     }
 
     /** The commands of {@code after_stage}: run between the agent's verification and the updater's request. */
-    private static void afterStage(JsonObject c, HostLayout layout, SystemdDbusManager systemd, ArtifactStager stager,
+    private static void afterStage(JsonObject c, HostLayout layout, DbusSystemdManager systemd, ArtifactStager stager,
                                    UpdaterClient[] client) throws Exception {
         if (c.has("after_stage")) {
             for (JsonElement step : c.getAsJsonArray("after_stage")) {
@@ -182,7 +182,7 @@ public final class AgentDriver {
         }
     }
 
-    private static UnitSupervisor supervisor(JsonObject c, HostLayout layout, SystemdDbusManager systemd,
+    private static UnitSupervisor supervisor(JsonObject c, HostLayout layout, DbusSystemdManager systemd,
                                              ArtifactStager stager, UpdaterClient client) {
         return new UnitSupervisor(c.get("kind").getAsString(), systemd, client, stager, layout, Duration.ofSeconds(30));
     }

@@ -5,7 +5,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -79,7 +79,7 @@ final class BoundaryHarness implements AutoCloseable {
             "readlink", "dirname", "mkdir", "chcon", "busctl");
 
     final SystemdSandbox sandbox;
-    final SystemdDbusManager systemd;
+    final DbusSystemdManager systemd;
     final Accounts.User user;
     final String tok = "h" + UUID.randomUUID().toString().substring(0, 6);
     final Path root;
@@ -126,7 +126,7 @@ final class BoundaryHarness implements AutoCloseable {
                     + "does (groupadd --system steward; useradd --system --gid steward steward): " + e.getMessage(), e);
         }
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
         sandboxRoot = Path.of("/proc", Long.toString(sandbox.pid()), "root");
         root = sandbox.newDirectory("hb");
         for (Path p = root; p != null && !p.equals(Path.of("/tmp")) && !p.equals(Path.of("/")); p = p.getParent()) {
@@ -399,8 +399,8 @@ final class BoundaryHarness implements AutoCloseable {
                 units.resolve("steward-updater.service"));
         systemd.reload();
         // the operator enables it (systemctl enable writes this link)
-        io.steward.systemd.dbus.internal.UnitLinks.create(units, "victim-enabled.service",
-                List.of(new io.steward.systemd.dbus.internal.UnitLinks.InstallLink("multi-user.target", "wants")));
+        io.steward.systemd.install.UnitLinks.create(units, "victim-enabled.service",
+                List.of(new io.steward.systemd.install.UnitLinks.InstallLink("multi-user.target", "wants")));
         systemd.start("victim-conflict.service", Duration.ofSeconds(30));
         await("victim-conflict.service runs", () -> unitState("victim-conflict.service").startsWith("loaded active"));
         baselineUnitDir = tree(units);

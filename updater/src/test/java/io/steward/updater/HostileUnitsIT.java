@@ -6,7 +6,7 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.SupervisionException;
-import io.steward.systemd.dbus.internal.LocalUnitInstaller;
+import io.steward.systemd.install.SystemdUnitInstaller;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,7 +36,7 @@ import org.junit.jupiter.api.TestMethodOrder;
  * The hostile corpus ({@code src/test/resources/hostile/*.cases}, format in {@link HostileCorpus}) against the real
  * privilege boundary: every case is a signed artifact (or a hand-crafted protocol-1 request) that a compromised
  * agent sends to the root {@code steward-updater}, and every unit case is also handed to the in-process
- * {@link LocalUnitInstaller} of a root agent. A case passes when it is refused PERMANENTLY with the rule it names
+ * {@link SystemdUnitInstaller} of a root agent. A case passes when it is refused PERMANENTLY with the rule it names
  * ({@code [rule: …]}, and {@code <unit> line <n>:} where the case marks a line) and nothing the boundary protects
  * changed ({@link BoundaryHarness#snapshot}: unit directory, links and {@code .wants/}, /run/systemd/system, the
  * privileged roots and their capabilities, the ledger, the operator's victim units over D-Bus, payload markers).
@@ -54,7 +54,7 @@ class HostileUnitsIT {
 
     private static BoundaryHarness h;
     private static List<HostileCorpus.Case> corpus;
-    private static LocalUnitInstaller local;
+    private static SystemdUnitInstaller local;
     private static final List<Result> results = Collections.synchronizedList(new ArrayList<>());
     private static long started;
 
@@ -95,7 +95,7 @@ class HostileUnitsIT {
                 h.realPreload() ? "an ELF library" : "a script, no C compiler");
         HostLayout layout = new HostLayout(h.data, h.root.resolve("etc-local"), h.root.resolve("etc-local/trust"),
                 h.sandbox.unitDir(), h.localPriv);
-        local = new LocalUnitInstaller(h.systemd, layout, Duration.ofMillis(300));
+        local = new SystemdUnitInstaller(h.systemd, layout, Duration.ofMillis(300));
     }
 
     @AfterAll

@@ -1,8 +1,5 @@
 package io.steward.delivery.internal;
 
-import io.steward.delivery.trust.Ed25519;
-import io.steward.delivery.trust.TrustStore;
-
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -10,12 +7,20 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.delivery.AddonManifest;
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.Failures;
+import io.steward.delivery.artifacts.Manifests;
+import io.steward.delivery.artifacts.Progress;
+import io.steward.delivery.artifacts.SignaturePolicy;
+import io.steward.delivery.artifacts.Sink;
+import io.steward.delivery.trust.Ed25519;
+import io.steward.delivery.trust.TrustStore;
 import io.steward.oneshot.internal.OneShotRun;
 import io.steward.supervision.AddonId;
+import io.steward.supervision.CommandResult;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.Versions;
 import io.steward.supervision.spi.SupervisionException;
-import io.steward.supervision.CommandResult;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;

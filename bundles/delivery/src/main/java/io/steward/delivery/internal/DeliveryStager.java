@@ -1,11 +1,18 @@
 package io.steward.delivery.internal;
 
-import io.steward.delivery.trust.TrustStore;
-
 import io.steward.delivery.Activation;
 import io.steward.delivery.AddonManifest;
 import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.ArtifactVerifier;
+import io.steward.delivery.artifacts.Failures;
+import io.steward.delivery.artifacts.Limits;
+import io.steward.delivery.artifacts.Manifests;
+import io.steward.delivery.artifacts.Progress;
+import io.steward.delivery.artifacts.SignaturePolicy;
+import io.steward.delivery.artifacts.Sink;
+import io.steward.delivery.trust.TrustStore;
 import io.steward.observe.StewardObserver;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;

@@ -1,5 +1,8 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.Failures;
+import io.steward.delivery.artifacts.Progress;
 import io.steward.supervision.spi.SupervisionException;
 import java.io.ByteArrayInputStream;
 import java.io.Closeable;

@@ -1,5 +1,6 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.artifacts.Sink;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -1,5 +1,8 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.artifacts.ArtifactVerifier;
+import io.steward.delivery.artifacts.Failures;
+import io.steward.delivery.artifacts.Sink;
 import io.steward.supervision.spi.SupervisionException;
 import java.io.FilterInputStream;
 import java.io.IOException;

@@ -1,6 +1,10 @@
 package io.steward.delivery.internal;
 
 import io.steward.delivery.AddonManifest;
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.Limits;
+import io.steward.delivery.artifacts.Manifests;
+import io.steward.delivery.artifacts.Streams;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

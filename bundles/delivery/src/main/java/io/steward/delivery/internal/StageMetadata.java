@@ -2,6 +2,8 @@ package io.steward.delivery.internal;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.Sink;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -5,7 +5,8 @@
  * <p>
  * When the agent is not root ({@code keep_artifacts=auto}), the stager keeps the verified artifact bytes at the
  * fixed path {@code <data>/addons/<id>/artifacts/<sha256>.tar.gz}, where the root updater re-reads and
- * re-verifies them with {@link io.steward.delivery.internal.ArtifactVerifier} (public for that process only).
+ * re-verifies them with {@link io.steward.delivery.artifacts.ArtifactVerifier}. What makes an artifact trusted (trust
+ * store, signature policy, archive reader, {@code addon.json}) is {@code bundles/delivery-artifacts}, embedded.
  * <p>
  * Every failure is a {@code SupervisionException} whose message reads {@code add-on <id>: <step>: <cause>},
  * with an explicit disposition (upstream gap 22):
@@ -26,3 +27,5 @@
  * commit after rollback) are {@code IllegalArgumentException} / {@code IllegalStateException}.
  */
 package io.steward.delivery.internal;
+
+import io.steward.delivery.artifacts.ArtifactVerifier;

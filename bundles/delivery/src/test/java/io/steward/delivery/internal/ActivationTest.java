@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.steward.delivery.Activation;
 import io.steward.delivery.StagedArtifact;
+import io.steward.delivery.artifacts.Progress;
 import io.steward.delivery.internal.Fixtures.Host;
 import io.steward.delivery.internal.Fixtures.Key;
 import io.steward.supervision.AddonId;

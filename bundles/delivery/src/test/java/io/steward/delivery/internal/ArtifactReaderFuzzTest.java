@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.steward.delivery.artifacts.ArtifactReader;
+import io.steward.delivery.artifacts.Failures;
+import io.steward.delivery.artifacts.Limits;
+import io.steward.delivery.artifacts.Manifests;
+import io.steward.delivery.artifacts.Progress;
+import io.steward.delivery.artifacts.Sink;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
 import java.io.ByteArrayInputStream;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.steward.delivery.Activation;
+import io.steward.delivery.artifacts.ArtifactVerifier;
 import io.steward.delivery.internal.Fixtures.Host;
 import io.steward.delivery.internal.Fixtures.Key;
 import io.steward.delivery.internal.Fixtures.Tar;

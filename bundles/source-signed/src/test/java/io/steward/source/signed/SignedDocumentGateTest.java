@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
 import java.nio.charset.StandardCharsets;
@@ -40,7 +40,7 @@ class SignedDocumentGateTest {
     }
 
     SignedDocumentGate gate(String host) {
-        return new SignedDocumentGate(host, new TrustStore(trust), new GsonAssignmentCodec(), cache, 65536, true);
+        return new SignedDocumentGate(host, new TrustStore(trust), new JsonAssignmentCodec(), cache, 65536, true);
     }
 
     byte[] value(String host, long serial, String doc) {

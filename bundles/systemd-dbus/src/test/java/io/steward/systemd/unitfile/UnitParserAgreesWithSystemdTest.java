@@ -8,7 +8,7 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.systemd.LoadedUnit;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.unitfile.UnitFile.Entry;
 import java.nio.charset.StandardCharsets;
@@ -62,12 +62,12 @@ class UnitParserAgreesWithSystemdTest {
     static final Pattern MARKER = Pattern.compile("HID[0-9]+");
 
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
 
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(20));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(20));
     }
 
     @AfterAll

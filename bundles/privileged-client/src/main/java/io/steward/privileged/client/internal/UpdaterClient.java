@@ -10,6 +10,7 @@ import io.steward.privileged.PrivilegedOperations;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.UnitInstaller;
+import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.SupervisionException;

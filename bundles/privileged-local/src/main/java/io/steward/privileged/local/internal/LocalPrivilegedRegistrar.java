@@ -2,6 +2,7 @@ package io.steward.privileged.local.internal;
 
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.privileged.ProcessIdentity;
+import io.steward.privileged.capabilities.LocalPrivilegedOperations;
 import java.util.Hashtable;
 import java.util.OptionalLong;
 import org.osgi.framework.BundleContext;

@@ -3,7 +3,7 @@ package io.steward.source.file.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.supervision.spi.AssignmentSource.Snapshot;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
@@ -36,7 +36,7 @@ class FileAssignmentSourceTest {
         FileAssignmentSource.Config config = (FileAssignmentSource.Config) Proxy.newProxyInstance(
                 getClass().getClassLoader(), new Class<?>[] {FileAssignmentSource.Config.class},
                 (p, m, a) -> m.getName().equals("poll_millis") ? 10L : m.getDefaultValue());
-        source = new FileAssignmentSource(context, new GsonAssignmentCodec(), config);
+        source = new FileAssignmentSource(context, new JsonAssignmentCodec(), config);
         return source;
     }
 

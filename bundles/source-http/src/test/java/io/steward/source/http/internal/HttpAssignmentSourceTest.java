@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.source.signed.SignedAssignment;
 import java.lang.reflect.Proxy;
@@ -93,7 +93,7 @@ class HttpAssignmentSourceTest {
         props.put("steward.etc", trust.getParent().toString());
         props.put("steward.trust", trust.toString());
         props.put("steward.command", "run");
-        return new HttpAssignmentSource(context(props), new GsonAssignmentCodec(), config(values));
+        return new HttpAssignmentSource(context(props), new JsonAssignmentCodec(), config(values));
     }
 
     static HttpSourceConfig config(Map<String, Object> values) {

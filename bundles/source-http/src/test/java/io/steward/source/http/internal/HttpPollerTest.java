@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
 import io.steward.source.signed.SignedAssignment;
@@ -65,7 +65,7 @@ class HttpPollerTest {
     }
 
     HttpPoller poller() throws Exception {
-        SignedDocumentGate gate = new SignedDocumentGate("h1", new TrustStore(trust), new GsonAssignmentCodec(), cache, 4096, true);
+        SignedDocumentGate gate = new SignedDocumentGate("h1", new TrustStore(trust), new JsonAssignmentCodec(), cache, 4096, true);
         HttpFetch fetch = new HttpFetch(URI.create(server.url()), Tls.context(server.certificatePem, ""), Duration.ofSeconds(10),
                 4096, io);
         PollTiming timing = new PollTiming(Duration.ofSeconds(60), Duration.ofSeconds(900), clock, bound -> bound / 2);

@@ -4,6 +4,7 @@ import io.nats.client.Connection;
 import io.nats.client.api.KeyValueEntry;
 import io.nats.client.api.KeyValueOperation;
 import io.steward.delivery.trust.TrustStore;
+import io.steward.source.nats.fleet.AssignmentWatch;
 import io.steward.source.signed.SignedDocumentGate;
 import io.steward.supervision.AssignmentCodec;
 import io.steward.supervision.ReconcileReport;

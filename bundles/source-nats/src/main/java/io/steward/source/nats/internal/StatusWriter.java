@@ -2,6 +2,7 @@ package io.steward.source.nats.internal;
 
 import io.nats.client.Connection;
 import io.nats.client.JetStreamApiException;
+import io.steward.source.nats.fleet.Jitter;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;

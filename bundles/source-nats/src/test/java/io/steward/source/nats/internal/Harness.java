@@ -7,7 +7,7 @@ import com.google.gson.JsonParser;
 import io.nats.client.Connection;
 import io.nats.client.Nats;
 import io.nats.client.Options;
-import io.steward.core.internal.GsonAssignmentCodec;
+import io.steward.assignment.codec.JsonAssignmentCodec;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.supervision.ReconcileReport;
 import io.steward.supervision.SupervisionState;
@@ -86,7 +86,7 @@ final class Harness {
         Map<String, Object> values = new HashMap<>(Map.of("reconnect_wait_millis", 50L, "reconnect_max_millis", 500L,
                 "heartbeat_seconds", 5L));
         values.putAll(more);
-        return new NatsAssignmentSource(context(props), new GsonAssignmentCodec(), config(values));
+        return new NatsAssignmentSource(context(props), new JsonAssignmentCodec(), config(values));
     }
 
     static Connection connect(String servers) throws Exception {

@@ -11,6 +11,7 @@ import com.google.gson.JsonObject;
 import io.nats.client.Connection;
 import io.nats.client.KeyValue;
 import io.steward.delivery.trust.Ed25519;
+import io.steward.source.nats.fleet.FleetController;
 import io.steward.source.signed.SignedAssignment;
 import io.steward.supervision.spi.AssignmentSource;
 import java.nio.charset.StandardCharsets;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import io.nats.client.Connection;
 import io.steward.delivery.trust.Ed25519;
+import io.steward.source.nats.fleet.FleetController;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;

@@ -14,6 +14,7 @@ import io.nats.client.Options;
 import io.nats.client.api.KeyValueEntry;
 import io.nats.client.api.KeyValueWatcher;
 import io.steward.delivery.trust.Ed25519;
+import io.steward.source.nats.fleet.FleetController;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamManagement;
 import io.nats.client.api.MessageInfo;
+import io.steward.source.nats.fleet.FleetController;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.ResultSink;
 import java.io.IOException;

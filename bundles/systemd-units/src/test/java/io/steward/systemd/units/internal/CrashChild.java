@@ -5,7 +5,7 @@ import io.steward.systemd.JobResult;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.units.testing.Fixture;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +23,7 @@ public final class CrashChild {
     }
 
     public static void main(String[] args) throws Exception {
-        SystemdDbusManager real = new SystemdDbusManager(args[0], Duration.ofSeconds(10));
+        DbusSystemdManager real = new DbusSystemdManager(args[0], Duration.ofSeconds(10));
         SystemdManager pausing = new SystemdManager() {
             private void pause() {
                 System.out.println(MARKER);

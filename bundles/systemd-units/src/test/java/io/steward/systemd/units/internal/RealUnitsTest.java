@@ -8,7 +8,7 @@ import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.internal.RealUnits.Case;
 import io.steward.systemd.units.internal.RealUnits.UnitFile;
@@ -47,7 +47,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The compatibility corpus: every {@code .service} and {@code .timer} file of about fifty Debian 12 packages
  * ({@code src/test/resources/debian-units/}, see its SOURCES.md and fetch.sh), installed as an add-on by the
- * real {@link UnitSupervisor} and {@code LocalUnitInstaller} (the in-process installer of a root agent, the
+ * real {@link UnitSupervisor} and {@code SystemdUnitInstaller} (the in-process installer of a root agent, the
  * policy the updater runs too) into the sandbox's real systemd, then removed.
  * <p>
  * Each unit is renamed to the convention ({@code steward-<id>.service|timer}, the id from the file name),
@@ -69,7 +69,7 @@ class RealUnitsTest {
     private static final int THREADS = 6;
 
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private static Path hostRoot;
     private static Fixture f;
 
@@ -91,7 +91,7 @@ class RealUnitsTest {
     @BeforeAll
     static void connect() throws Exception {
         sandbox = SystemdSandbox.shared();
-        systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
         // the privileged root must be root-owned and closed, and outside /tmp: the sandbox's /tmp is private
         // and PrivateTmp=yes (common in Debian units) would hide a copy kept there
         hostRoot = Path.of("/var/lib/steward-realunits-" + UUID.randomUUID().toString().substring(0, 8));

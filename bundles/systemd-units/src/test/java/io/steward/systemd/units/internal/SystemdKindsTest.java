@@ -19,16 +19,16 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.ActiveState;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import io.steward.systemd.units.testing.Fixture;
 import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,7 +48,7 @@ import org.junit.jupiter.api.Test;
 class SystemdKindsTest {
     private static KindTestbed testbed;
     private static SystemdSandbox sandbox;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private Fixture f;
 
     @BeforeAll

@@ -7,7 +7,7 @@ import io.steward.supervision.HostLayout;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.systemd.SystemdManager;
-import io.steward.systemd.dbus.internal.LocalUnitInstaller;
+import io.steward.systemd.install.SystemdUnitInstaller;
 import io.steward.systemd.units.internal.UnitSupervisor;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,14 +23,14 @@ public final class Fixture {
     public final Path repo;
     public final HostLayout layout;
     public final SystemdManager systemd;
-    public final LocalUnitInstaller installer;
+    public final SystemdUnitInstaller installer;
     public final RepoStager stager;
 
     public Fixture(Path repo, Path data, Path privileged, Path unitDir, SystemdManager systemd) {
         this.repo = repo;
         this.layout = new HostLayout(data, data.resolve("etc"), data.resolve("etc/trust"), unitDir, privileged);
         this.systemd = systemd;
-        this.installer = new LocalUnitInstaller(systemd, layout, Duration.ofMillis(300));
+        this.installer = new SystemdUnitInstaller(systemd, layout, Duration.ofMillis(300));
         this.stager = new RepoStager(repo, layout);
     }
 

@@ -1,6 +1,6 @@
 package io.steward.systemd.units.testing;
 
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,11 +18,11 @@ import java.util.stream.Stream;
  */
 public final class KindTestbed implements AutoCloseable {
     private final SystemdSandbox sandbox;
-    private final SystemdDbusManager systemd;
+    private final DbusSystemdManager systemd;
 
     private KindTestbed(SystemdSandbox sandbox) {
         this.sandbox = sandbox;
-        this.systemd = new SystemdDbusManager(sandbox.address(), Duration.ofSeconds(10));
+        this.systemd = new DbusSystemdManager(sandbox.address(), Duration.ofSeconds(10));
     }
 
     /** Connects to the run's sandbox, starting it if this JVM is the first to ask. */
@@ -34,7 +34,7 @@ public final class KindTestbed implements AutoCloseable {
         return sandbox;
     }
 
-    public SystemdDbusManager systemd() {
+    public DbusSystemdManager systemd() {
         return systemd;
     }
 

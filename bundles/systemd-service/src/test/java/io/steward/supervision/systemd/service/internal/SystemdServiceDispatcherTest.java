@@ -16,7 +16,7 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.ActiveState;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.units.testing.Fixture;
 import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 /** The systemd_service kind's component against a real systemd (tools/systemd-sandbox.sh), as core calls it. */
 class SystemdServiceDispatcherTest {
     private static KindTestbed testbed;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private Fixture f;
 
     @BeforeAll

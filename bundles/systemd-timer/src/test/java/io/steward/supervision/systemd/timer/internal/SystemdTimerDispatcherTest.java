@@ -14,7 +14,7 @@ import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.UnitState;
-import io.steward.systemd.dbus.internal.SystemdDbusManager;
+import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.units.testing.Fixture;
 import io.steward.systemd.units.testing.KindTestbed;
 import io.steward.systemd.units.testing.RepoStager;
@@ -33,7 +33,7 @@ class SystemdTimerDispatcherTest {
     private static final String ONESHOT = "[Service]\nType=oneshot\nExecStart=@ADDON_HOME@/run.sh\n";
 
     private static KindTestbed testbed;
-    private static SystemdDbusManager systemd;
+    private static DbusSystemdManager systemd;
     private Fixture f;
 
     @BeforeAll
