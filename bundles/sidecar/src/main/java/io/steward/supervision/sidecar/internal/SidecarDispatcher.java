@@ -1092,7 +1092,8 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         try {
             persist(s);
         } catch (IOException e) {
-            LOG.warn("Add-on {}: cannot write {}: {}", s.id, stateFile(s.id), e.getMessage());
+            // a write interrupted by deactivation (ClosedByInterruptException) has no message; the old record stays
+            LOG.warn("Add-on {}: cannot write {}: {}", s.id, stateFile(s.id), e.getMessage() != null ? e.getMessage() : e);
         }
     }
 
