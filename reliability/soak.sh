@@ -87,60 +87,48 @@ for a in "${SIDECARS[@]}"; do kind_of[$a]=sidecar; done
 for a in "${TOGGLES[@]}"; do kind_of[$a]=config_toggle; done
 for a in "${HELPERS[@]}"; do kind_of[$a]=ephemeral_helper; done
 
-# pack ID VERSION: a deterministic tar.gz signed over steward-artifact-v1\nID\nVERSION\nSHA256\n
-pack() {
-  local id=$1 v=$2 src=$WORK/src/$1-$2 out=$WORK/repo/$1-$2.tar.gz sha sig notify=true
-  mkdir -p "$src"
-  if [[ ${kind_of[$id]} == sidecar ]]; then
-    # every 10th sidecar never notifies: ready after the grace period; the others send READY=1 at once
-    [[ $id == *0 ]] && notify=false
-    { echo '#!/bin/bash'
-      [[ $notify == true ]] && echo '/usr/bin/systemd-notify --no-block --ready'
-      echo "exec -a 'soak-sidecar $TAG $id $v' sleep infinity"; } > "$src/run.sh"
-    printf '{"id":"%s","version":"%s","supervision":"sidecar","binary":"run.sh","notify":%s}\n' "$id" "$v" "$notify" \
-      > "$src/addon.json"
-  else
-    printf '#!/bin/sh\necho "soak helper %s %s: $*"\n' "$id" "$v" > "$src/run.sh"
-    printf '{"id":"%s","version":"%s","supervision":"ephemeral_helper","binary":"run.sh"}\n' "$id" "$v" > "$src/addon.json"
-  fi
-  chmod 755 "$src/run.sh"; chmod 644 "$src/addon.json"
-  tar -C "$src" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - addon.json run.sh | gzip -n > "$out"
-  chmod 644 "$out"
-  sha=$(sha256sum "$out" | cut -d' ' -f1)
-  printf 'steward-artifact-v1\n%s\n%s\n%s\n' "$id" "$v" "$sha" > "$src.stmt"
-  sig=$(openssl pkeyutl -sign -inkey "$WORK/soak.key.pem" -rawin -in "$src.stmt" | base64 -w0)
-  art[$id@$v]="{\"url\":\"file://$out\",\"sha256\":\"$sha\",\"signature\":\"$sig\",\"key\":\"soak\"}"
-}
-for a in "${SIDECARS[@]}" "${HELPERS[@]}"; do for v in "${VERSIONS[@]}"; do pack "$a" "$v"; done; done
+# 416 signed artifacts (each add-on at 1.0.0 and 2.0.0), packed in one process (reliability/soak-pack.py)
+packed=0
+while read -r id v json; do art[$id@$v]=$json; packed=$((packed + 1)); done \
+  < <(python3 "$REPO/reliability/soak-pack.py" "$WORK/repo" "$TAG" "$WORK/soak.key.pem" "${SIDECARS[@]}" "${HELPERS[@]}")
+((packed == 416)) || fail "packing the artifacts failed ($packed of 416 made)"
+echo "soak: 416 artifacts packed and signed (${SECONDS} s)"
 
-# kind jars: two rebuilt variants of each swapped kind (its manifest's main section plus Soak-Variant, every
-# signature file dropped), signed by a kinds key this host trusts in <etc>/deploy-trust (README "Signing a kind")
+# kind jars: the shipped jar of each swapped kind and a rebuilt one (its manifest's main section plus
+# Soak-Variant, every signature file dropped) signed by a kinds key this host trusts in <etc>/deploy-trust
+# (README "Signing a kind"); made in the background while the agent converges (five JVMs)
 KINDS=(sidecar config.toggle ephemeral.helper)
-keytool -genkeypair -alias soak-kinds -keyalg Ed25519 -dname "CN=soak kinds" -validity 30 -storetype PKCS12 \
-  -keystore "$WORK/kinds.p12" -storepass soak-kinds >/dev/null 2>&1
-keytool -exportcert -rfc -alias soak-kinds -storetype PKCS12 -keystore "$WORK/kinds.p12" -storepass soak-kinds \
-  > "$ETC/deploy-trust/soak-kinds.pem" 2>/dev/null
-chmod 644 "$ETC/deploy-trust/soak-kinds.pem"
 declare -A jar_of variant_of
 for k in "${KINDS[@]}"; do
   jar=$(cd "$HOME_DIR/deploy" && ls io.steward.supervision."$k"-*.jar)
   jar_of[$k]=$jar variant_of[$k]=shipped
-  for var in a b; do
-    python3 - "$HOME_DIR/deploy/$jar" "$WORK/kinds/$k.$var.jar" "$var" <<'EOF'
+  cp "$HOME_DIR/deploy/$jar" "$WORK/kinds/$k.shipped.jar"
+done
+rebuild_kinds() {
+  local k
+  keytool -genkeypair -alias soak-kinds -keyalg Ed25519 -dname "CN=soak kinds" -validity 30 -storetype PKCS12 \
+    -keystore "$WORK/kinds.p12" -storepass soak-kinds >/dev/null 2>&1
+  keytool -exportcert -rfc -alias soak-kinds -storetype PKCS12 -keystore "$WORK/kinds.p12" -storepass soak-kinds \
+    > "$ETC/deploy-trust/soak-kinds.pem" 2>/dev/null
+  chmod 644 "$ETC/deploy-trust/soak-kinds.pem"
+  for k in "${KINDS[@]}"; do
+    python3 - "$WORK/kinds/$k.shipped.jar" "$WORK/kinds/$k.rebuilt.jar" <<'PY'
 import re, sys, zipfile
-src, dst, variant = sys.argv[1:]
+src, dst = sys.argv[1:]
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
     main = re.split(rb"\r?\n\r?\n", zin.read("META-INF/MANIFEST.MF"), maxsplit=1)[0]
-    zout.writestr("META-INF/MANIFEST.MF", main + b"\r\nSoak-Variant: " + variant.encode() + b"\r\n\r\n")
+    zout.writestr("META-INF/MANIFEST.MF", main + b"\r\nSoak-Variant: rebuilt\r\n\r\n")
     for e in zin.infolist():
         if e.filename != "META-INF/MANIFEST.MF" and not re.match(r"META-INF/[^/]+\.(SF|RSA|DSA|EC)$|META-INF/SIG-", e.filename):
             zout.writestr(e, zin.read(e.filename))
-EOF
-    jarsigner -storetype PKCS12 -keystore "$WORK/kinds.p12" -storepass soak-kinds "$WORK/kinds/$k.$var.jar" soak-kinds \
-      >/dev/null
-    chmod 644 "$WORK/kinds/$k.$var.jar"
+PY
+    jarsigner -storetype PKCS12 -keystore "$WORK/kinds.p12" -storepass soak-kinds "$WORK/kinds/$k.rebuilt.jar" \
+      soak-kinds >/dev/null
+    chmod 644 "$WORK/kinds/$k.rebuilt.jar"
   done
-done
+}
+rebuild_kinds > "$WORK/kinds.log" 2>&1 &
+kinds_job=$!
 
 # ---------------------------------------------------------------- the desired set and its document
 declare -A want cfg            # id -> version, toggle id -> its config value
@@ -173,7 +161,7 @@ assign
 # ---------------------------------------------------------------- the agent and what is read from it
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME=/nonexistent \
-  "$HOME_DIR/bin/steward" run --data "$DATA" --etc "$ETC" --trust "$ETC/trust" --metrics-port "$PORT" \
+  "$HOME_DIR/bin/steward" run --verbose --data "$DATA" --etc "$ETC" --trust "$ETC/trust" --metrics-port "$PORT" \
   --systemd-bus unix:path=/nonexistent </dev/null > "$WORK/agent.out" 2> "$WORK/agent.err" &
 agent=$!                   # bin/steward execs java: this is the JVM's pid
 alive() {
@@ -226,9 +214,10 @@ converge "the first document" || exit 1
 first_converged=$converged_after
 sleep "$SETTLE"            # start-up work (class loading, the first compilations) settles before the sample
 read -r rss0 thr0 fd0 cpu0 <<< "$(sample)"
-echo "soak: converged on 200 add-ons in $first_converged s; start: RSS $rss0 MiB, $thr0 threads, $fd0 fds, CPU $cpu0 %"
+echo "soak: converged on 200 add-ons in $first_converged s (${SECONDS} s); start: RSS $rss0 MiB, $thr0 threads, $fd0 fds, CPU $cpu0 %"
 
 # ---------------------------------------------------------------- the churn
+wait "$kinds_job" || fail "rebuilding and signing the kind jars failed: $(tail -n 5 "$WORK/kinds.log")"
 pick() { R=$((RANDOM % $1)); }                    # R in [0, $1), drawn in this shell (the seed's sequence)
 rewrites=0 swapped=0 versions=0 reconfigured=0 kills=0 kills_missed=0 kind_replaced=0 kind_removed=0
 churn() {                      # one rewrite: 1-3 add-ons swapped for spares of their kind, 1-3 versions changed
@@ -264,7 +253,7 @@ kill_one() {                   # SIGKILL of a random desired sidecar that runs
 }
 put_jar() {                    # rename a variant over (or into) the kind's place in deploy/, as README says
   local k=$1 var
-  [[ ${variant_of[$k]} == a ]] && var=b || var=a
+  [[ ${variant_of[$k]} == rebuilt ]] && var=shipped || var=rebuilt
   cp "$WORK/kinds/$k.$var.jar" "$HOME_DIR/deploy/.${jar_of[$k]}.tmp"
   mv "$HOME_DIR/deploy/.${jar_of[$k]}.tmp" "$HOME_DIR/deploy/${jar_of[$k]}"
   variant_of[$k]=$var
@@ -314,6 +303,10 @@ else
 fi
 passes2=$(metric steward_reconcile_passes_total)
 errors=$(grep -c ' ERROR ' "$WORK/agent.err" || true) warnings=$(grep -c ' WARN ' "$WORK/agent.err" || true)
+# what the agent saw of the kind swaps (io.steward.deploy logs each at INFO: run --verbose)
+seen_updated=$(grep -c '\] INFO : deploy/io.steward.supervision.*: updated ' "$WORK/agent.err" || true)
+seen_deleted=$(grep -c '\] INFO : deploy/io.steward.supervision.* was deleted' "$WORK/agent.err" || true)
+seen_installed=$(grep -c '\] INFO : deploy/io.steward.supervision.*: installed ' "$WORK/agent.err" || true)
 
 # ---------------------------------------------------------------- the table
 hz=$(getconf CLK_TCK)
@@ -342,10 +335,11 @@ done
       p, s, p / s, 100 * c / hz / s }'
   echo "Churn: $rewrites rewrites of the document ($swapped add-ons swapped for others, $versions version changes," \
     "$reconfigured toggle reconfigurations), $kills sidecars SIGKILLed ($((restarts1 - restarts0)) restarts counted by" \
-    "the agent), kind jars replaced $kind_replaced times and removed and put back $kind_removed times."
+    "the agent), kind jars replaced $kind_replaced times and removed and put back $kind_removed times (the agent" \
+    "logged $seen_updated bundle updates, $seen_deleted uninstalls, $seen_installed installs, its first start included)."
   echo "Convergence: first document in $first_converged s; the first document again after the churn" \
     "${last_converged:+in $last_converged s}${not_converged:+NOT within $CONVERGE_DEADLINE s}" \
-    "($((passes2 - passes1)) passes); agent log: $errors ERROR, $warnings WARN lines."
+    "($((passes2 - passes1)) passes, $SECONDS s in all); agent log: $errors ERROR, $warnings WARN lines."
   [[ $failed == 0 ]] && echo "Result: **pass**." || echo "Result: **FAIL**."
 } | tee "$TABLE"
 if [[ $failed != 0 && -n $not_converged ]]; then cat "$WORK/problems"; fi
