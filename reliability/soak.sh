@@ -3,11 +3,11 @@
 # bin/steward run of the built distribution, as root, supervising 200 add-ons (184 idle sidecars, 10
 # config toggles, 6 ephemeral helpers, out of a pool of 220), for SECONDS of churn: the assignment document
 # rewritten every 3-6 s (add-ons swapped for others, versions changed, toggles reconfigured), a sidecar SIGKILLed
-# every 2-5 s, and every 30-75 s a kind bundle of deploy/ (sidecar, config-toggle, ephemeral-helper) replaced by
-# a rebuilt, re-signed copy or removed and put back a few seconds later. Then the first document again, and the
-# agent must converge (every desired sidecar running exactly once, nothing undesired left). Samples the agent's
-# RSS, threads, open fds and CPU (from /proc) after the first convergence and after the last, counts reconcile
-# passes (steward_reconcile_passes_total), prints a table (also in distribution/target/soak.md) and exits 1 if a
+# every 2-5 s, and every 30-75 s (the first after 10-30 s) a kind bundle of deploy/ (sidecar, config-toggle,
+# ephemeral-helper) replaced by a rebuilt, re-signed copy or, in turn, removed and put back 3-8 s later. Then the
+# first document again, and the agent must converge (every desired sidecar running exactly once, nothing
+# undesired left). Samples the agent's RSS, threads, open fds and CPU (from /proc) after the first convergence and
+# after the last, counts reconcile passes (steward_reconcile_passes_total), prints a table (also in distribution/target/soak.md) and exits 1 if a
 # delta exceeds its bound or the agent did not converge, 2 if it cannot run. The same seed draws the same churn.
 # The agent runs as root: with no systemd kind in the set there is no steward-updater, and a non-root agent
 # releases a removed add-on through one (the crash campaign runs that topology). Needs root, python3, openssl, curl,
@@ -23,7 +23,8 @@ TREE=$REPO/distribution/target/steward
 # its fds by a file or socket in use at the instant of the sample.
 BOUND_RSS_MIB=32 BOUND_THREADS=8 BOUND_FDS=16
 CONVERGE_DEADLINE=300      # s, for the first and the last convergence
-SETTLE=10 WINDOW=10        # s: quiet time after a convergence, then the CPU measurement window
+SETTLE=${SOAK_SETTLE:-10}  # s: quiet time after a convergence (start-up work settles) before a sample
+WINDOW=${SOAK_WINDOW:-10}  # s: the CPU measurement window of a sample
 TABLE=$REPO/distribution/target/soak.md
 
 fail() { echo "soak: $*" >&2; exit 2; }
@@ -259,12 +260,10 @@ put_jar() {                    # rename a variant over (or into) the kind's plac
   variant_of[$k]=$var
 }
 declare -A back_at              # kind -> when its removed jar is put back
-swap_kind() {
+swap_kind() {                  # replaced and removed in turn (both within CI's two minutes), a random kind each
   local k
   pick "${#KINDS[@]}"; k=${KINDS[R]}
-  [[ -n ${back_at[$k]:-} ]] && return 0                # removed at the moment
-  pick 2
-  if ((R == 0)); then put_jar "$k"; kind_replaced=$((kind_replaced + 1))
+  if (( (kind_replaced + kind_removed) % 2 == 0 )); then put_jar "$k"; kind_replaced=$((kind_replaced + 1))
   else
     rm "$HOME_DIR/deploy/${jar_of[$k]}"; kind_removed=$((kind_removed + 1))
     pick 6; back_at[$k]=$(( $(date +%s) + 3 + R ))
@@ -272,7 +271,7 @@ swap_kind() {
 }
 begin=$(date +%s); stop=$((begin + duration))
 passes0=$(metric steward_reconcile_passes_total) restarts0=$(metric steward_addon_restarts_total) ticks0=$(cpu_ticks)
-pick 4; next_rewrite=$((begin + 3 + R)); pick 4; next_kill=$((begin + 2 + R)); pick 46; next_swap=$((begin + 30 + R))
+pick 4; next_rewrite=$((begin + 3 + R)); pick 4; next_kill=$((begin + 2 + R)); pick 21; next_swap=$((begin + 10 + R))
 while (( $(date +%s) < stop )); do
   alive
   now=$(date +%s)
