@@ -19,34 +19,38 @@ import java.util.concurrent.TimeUnit;
  * Starts a sidecar so that it is not a child of the agent: the JDK keeps one {@code process reaper} thread
  * blocked in {@code waitpid} for every live child, which made the agent's thread count grow with its sidecars.
  * <p>
- * The agent runs a short-lived launcher ({@code /bin/sh}) that starts a keeper — a {@code /bin/sh} of a few
- * lines, in its own session through {@code setsid --fork}, so that no signal to the agent's process group
- * reaches it — and exits once the keeper has reported the pids. The keeper starts the program as the leader of
- * a new session (same environment, plus {@value Launches#ENV}, which the keeper itself does not carry), waits
+ * The agent runs a short-lived launcher ({@code /bin/sh}) that forks a keeper — a subshell of a few lines that
+ * ignores the signals a terminal sends the agent's process group — and exits once the keeper has reported the
+ * pids. The keeper starts the program as the leader of a new session (same environment, plus {@value Launches#ENV}, which the keeper itself does not carry), waits
  * for it, and writes {@code <launch id> <wait status>} atomically to the add-on's exit file, so whoever
  * supervises the add-on then — this dispatcher, the next one, or the next agent — learns how it ended.
  * The keeper is reaped by PID 1 (or the service manager), never by the agent. Stateless.
  */
 final class Keeper {
     private static final String SH = "/bin/sh";
-    /** The keeper: $1 launch id, $2 exit file, $3 stdout log, $4 stderr log, then the command. */
-    private static final String SCRIPT = """
+    /**
+     * The launcher, with $0 {@code steward-keeper}, $1 launch id, $2 exit file, $3 stdout log, $4 stderr log, then
+     * the command. The keeper is a forked subshell (no exec: a fork is cheap, an exec of {@code /bin/sh} or
+     * {@code setsid} costs milliseconds); it stays in the agent's process group and ignores what a terminal or a
+     * hangup sends that group, and its command line (the launcher's) carries the launch id. Its report goes
+     * through a pipe to a reader that the launcher waits for, so the agent reads the line from the launcher's own
+     * stdout before the launcher exits (the JDK drains and closes a child's pipe when the child exits; a line
+     * written to it later would be lost).
+     */
+    private static final String LAUNCH = """
             launch=$1 exits=$2 out=$3 err=$4; shift 4
+            { {
+            trap '' HUP INT QUIT TERM TSTP
+            read -r self rest </proc/self/stat
             STEWARD_LAUNCH_ID=$launch /usr/bin/setsid "$@" </dev/null >>"$out" 2>>"$err" &
             child=$!
-            echo "$$ $child"
+            echo "$self $child"
             exec >/dev/null
             wait "$child"
             status=$?
-            printf '%s %s\\n' "$launch" "$status" >"$exits.$$" && mv -f "$exits.$$" "$exits"
+            printf '%s %s\n' "$launch" "$status" >"$exits.$self" && mv -f "$exits.$self" "$exits"
+            } & } | { IFS= read -r line; printf '%s\n' "$line"; }
             """;
-    /**
-     * The launcher: the keeper's report goes through a pipe to a reader that the launcher waits for, so the agent
-     * reads the line from the launcher's own stdout before the launcher exits (the JDK drains and closes a child's
-     * pipe when the child exits; a line written to it later would be lost).
-     */
-    private static final String LAUNCH =
-            "/usr/bin/setsid --fork " + SH + " -c \"$0\" steward-keeper \"$@\" | { IFS= read -r line; printf '%s\\n' \"$line\"; }";
     private static final long LAUNCH_TIMEOUT_SECONDS = 10;
 
     /** A keeper, known by pid and start time (a recycled pid is another process), and what it records. */
@@ -83,7 +87,7 @@ final class Keeper {
     static Launched launch(List<String> command, Map<String, String> env, Path dir, String launchId, Path exitFile,
                            Path out, Path err) throws IOException {
         Files.deleteIfExists(exitFile);
-        List<String> argv = new ArrayList<>(List.of(SH, "-c", LAUNCH, SCRIPT, launchId, exitFile.toString(),
+        List<String> argv = new ArrayList<>(List.of(SH, "-c", LAUNCH, "steward-keeper", launchId, exitFile.toString(),
                 out.toString(), err.toString()));
         argv.addAll(command);
         ProcessBuilder pb = new ProcessBuilder(argv).directory(dir.toFile());
@@ -105,7 +109,7 @@ final class Keeper {
         }
         String[] pids = line == null ? new String[0] : line.trim().split(" ");
         if (pids.length != 2 || !Processes.isNumber(pids[0]) || !Processes.isNumber(pids[1])) {
-            throw new IOException("its keeper (" + SH + ", /usr/bin/setsid) did not start: the launcher said "
+            throw new IOException("its keeper (" + SH + ") did not start: the launcher said "
                     + (line == null || line.isBlank() ? "nothing" : "\"" + line.strip() + "\"") + " (see " + err + ")");
         }
         long keeperPid = Long.parseLong(pids[0]);
