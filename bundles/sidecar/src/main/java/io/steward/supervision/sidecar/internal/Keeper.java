@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -148,9 +147,7 @@ final class Keeper {
             if (f.length == 2 && f[0].equals(launchId) && Processes.isNumber(f[1]) && f[1].length() <= 3) {
                 return OptionalInt.of(Integer.parseInt(f[1]));
             }
-        } catch (NoSuchFileException e) {
-            return OptionalInt.empty();
-        } catch (IOException e) {
+        } catch (IOException e) {         // none yet (NoSuchFileException) or unreadable: not recorded
             return OptionalInt.empty();
         }
         return OptionalInt.empty();

@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -690,7 +691,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
         command.add(spec.exec().toString());
         command.addAll(spec.args());
-        Map<String, String> env = new java.util.HashMap<>();
+        Map<String, String> env = new HashMap<>();
         env.put("PATH", DEFAULT_PATH);
         INHERITED_ENV.forEach(k -> {
             if (System.getenv(k) != null) {
