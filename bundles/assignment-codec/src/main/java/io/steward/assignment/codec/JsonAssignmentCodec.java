@@ -1,13 +1,22 @@
 package io.steward.assignment.codec;
 
+import static io.steward.assignment.codec.JsonFields.canonical;
+import static io.steward.assignment.codec.JsonFields.checkFields;
+import static io.steward.assignment.codec.JsonFields.number;
+import static io.steward.assignment.codec.JsonFields.object;
+import static io.steward.assignment.codec.JsonFields.optionalArray;
+import static io.steward.assignment.codec.JsonFields.optionalBoolean;
+import static io.steward.assignment.codec.JsonFields.optionalString;
+import static io.steward.assignment.codec.JsonFields.positiveLong;
+import static io.steward.assignment.codec.JsonFields.requiredString;
+import static io.steward.assignment.codec.JsonFields.rootObject;
+import static io.steward.assignment.codec.JsonFields.stringList;
+import static io.steward.assignment.codec.JsonFields.stringMap;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import com.google.gson.JsonPrimitive;
-import com.google.gson.Strictness;
-import com.google.gson.stream.JsonReader;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
@@ -16,7 +25,6 @@ import io.steward.supervision.AssignmentDocument;
 import io.steward.supervision.InvalidDocumentException;
 import io.steward.supervision.Resources;
 import io.steward.supervision.Versions;
-import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -27,7 +35,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
-import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
@@ -55,7 +62,6 @@ public class JsonAssignmentCodec implements AssignmentCodec {
             "artifact", "binary", "args", "env", "config", "capabilities", "resources");
     private static final Set<String> ARTIFACT_FIELDS = Set.of("url", "sha256", "signature", "key");
     private static final Set<String> RESOURCE_FIELDS = Set.of("cpu_max_percent", "memory_max_bytes", "tasks_max");
-    private static final int MAX_DOCUMENT_CHARS = 16 * 1024 * 1024;
 
     @Override
     public Parsed parse(String json, boolean strict) throws InvalidDocumentException {
@@ -236,7 +242,7 @@ public class JsonAssignmentCodec implements AssignmentCodec {
             throw new InvalidDocumentException(path + ".binary: is required when delivery is os_package");
         }
         List<String> args = stringList(o, "args", path + ".args", null);
-        Map<String, String> env = stringMap(o, "env", path + ".env");
+        Map<String, String> env = stringMap(o, "env", path + ".env", ENV_NAME);
         String config = config(o, path + ".config");
         List<String> capabilities = stringList(o, "capabilities", path + ".capabilities", CAPABILITY);
         if (Set.copyOf(capabilities).size() != capabilities.size()) {
@@ -337,84 +343,12 @@ public class JsonAssignmentCodec implements AssignmentCodec {
         return new Resources(cpu, positiveLong(o, "memory_max_bytes", path), positiveLong(o, "tasks_max", path));
     }
 
-    private static OptionalLong positiveLong(JsonObject o, String field, String path) throws InvalidDocumentException {
-        JsonElement e = o.get(field);
-        if (e == null || e.isJsonNull()) {
-            return OptionalLong.empty();
-        }
-        Number n = number(e, path + "." + field);
-        long v = n.longValue();
-        if (v <= 0 || v != n.doubleValue()) {
-            throw new InvalidDocumentException(path + "." + field + ": " + e + " must be a positive whole number");
-        }
-        return OptionalLong.of(v);
-    }
-
     private static String config(JsonObject parent, String path) throws InvalidDocumentException {
         JsonElement e = parent.get("config");
         if (e == null || e.isJsonNull()) {
             return "{}";
         }
         return canonical(object(e, path)).toString();
-    }
-
-    /** Sorts object keys recursively so that equal configs have equal text (and fingerprints). */
-    private static JsonElement canonical(JsonElement e) {
-        if (e.isJsonObject()) {
-            JsonObject sorted = new JsonObject();
-            new TreeMap<>(e.getAsJsonObject().asMap()).forEach((k, v) -> sorted.add(k, canonical(v)));
-            return sorted;
-        }
-        if (e.isJsonArray()) {
-            JsonArray copy = new JsonArray();
-            e.getAsJsonArray().forEach(v -> copy.add(canonical(v)));
-            return copy;
-        }
-        return e;
-    }
-
-    private static JsonObject rootObject(String json, String what) throws InvalidDocumentException {
-        if (json.length() > MAX_DOCUMENT_CHARS) {
-            throw new InvalidDocumentException(what + ": larger than " + MAX_DOCUMENT_CHARS + " characters");
-        }
-        JsonElement root;
-        try {
-            JsonReader reader = new JsonReader(new StringReader(json));
-            reader.setStrictness(Strictness.STRICT);
-            root = JsonParser.parseReader(reader);
-            if (reader.peek() != com.google.gson.stream.JsonToken.END_DOCUMENT) {
-                throw new InvalidDocumentException("$: " + what + " has text after the JSON value");
-            }
-        } catch (JsonParseException | java.io.IOException | IllegalStateException e) {
-            throw new InvalidDocumentException("$: " + what + " is not valid JSON (" + rootCause(e) + ")", e);
-        }
-        if (!root.isJsonObject()) {
-            throw new InvalidDocumentException("$: " + what + " must be a JSON object");
-        }
-        return root.getAsJsonObject();
-    }
-
-    private static String rootCause(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null) {
-            t = t.getCause();
-        }
-        String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-        int see = message.indexOf("\nSee ");
-        return see > 0 ? message.substring(0, see) : message;
-    }
-
-    private static void checkFields(JsonObject o, String prefix, Set<String> known, boolean strict,
-                                    List<String> warnings) throws InvalidDocumentException {
-        for (String field : o.keySet()) {
-            if (!known.contains(field)) {
-                String message = prefix + field + ": unknown field";
-                if (strict) {
-                    throw new InvalidDocumentException(message);
-                }
-                warnings.add(message + " ignored");
-            }
-        }
     }
 
     private static AddonId addonId(String value, String path) throws InvalidDocumentException {
@@ -431,119 +365,4 @@ public class JsonAssignmentCodec implements AssignmentCodec {
                 || (e.isJsonArray() && e.getAsJsonArray().isEmpty());
     }
 
-    private static JsonObject object(JsonElement e, String path) throws InvalidDocumentException {
-        if (e == null || !e.isJsonObject()) {
-            throw new InvalidDocumentException(path + ": expected an object, got " + describe(e));
-        }
-        return e.getAsJsonObject();
-    }
-
-    private static String requiredString(JsonObject o, String field, String path) throws InvalidDocumentException {
-        return optionalString(o, field, path + "." + field)
-                .orElseThrow(() -> new InvalidDocumentException(path + "." + field + ": is required"));
-    }
-
-    private static Optional<String> optionalString(JsonObject o, String field, String path)
-            throws InvalidDocumentException {
-        JsonElement e = o.get(field);
-        if (e == null || e.isJsonNull()) {
-            return Optional.empty();
-        }
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-            throw new InvalidDocumentException(path + ": expected a string, got " + describe(e));
-        }
-        return Optional.of(e.getAsString());
-    }
-
-    private static Optional<Boolean> optionalBoolean(JsonObject o, String field, String path)
-            throws InvalidDocumentException {
-        JsonElement e = o.get(field);
-        if (e == null || e.isJsonNull()) {
-            return Optional.empty();
-        }
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
-            throw new InvalidDocumentException(path + ": expected true or false, got " + describe(e));
-        }
-        return Optional.of(e.getAsBoolean());
-    }
-
-    private static Optional<JsonArray> optionalArray(JsonObject o, String field, String path)
-            throws InvalidDocumentException {
-        JsonElement e = o.get(field);
-        if (e == null || e.isJsonNull()) {
-            return Optional.empty();
-        }
-        if (!e.isJsonArray()) {
-            throw new InvalidDocumentException(path + ": expected an array, got " + describe(e));
-        }
-        return Optional.of(e.getAsJsonArray());
-    }
-
-    private static Number number(JsonElement e, String path) throws InvalidDocumentException {
-        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw new InvalidDocumentException(path + ": expected a number, got " + describe(e));
-        }
-        try {
-            return e.getAsBigDecimal();
-        } catch (NumberFormatException tooLarge) {     // gson refuses exponents of 10,000 and more
-            throw new InvalidDocumentException(path + ": the number is out of range");
-        }
-    }
-
-    private static List<String> stringList(JsonObject o, String field, String path, Pattern rule)
-            throws InvalidDocumentException {
-        Optional<JsonArray> array = optionalArray(o, field, path);
-        List<String> values = new ArrayList<>();
-        if (array.isPresent()) {
-            for (int i = 0; i < array.get().size(); i++) {
-                JsonElement e = array.get().get(i);
-                String at = path + "[" + i + "]";
-                if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-                    throw new InvalidDocumentException(at + ": expected a string, got " + describe(e));
-                }
-                String v = e.getAsString();
-                if (v.indexOf('\0') >= 0 || (rule != null && !rule.matcher(v).matches())) {
-                    throw new InvalidDocumentException(at + ": \"" + v + "\" is not allowed here");
-                }
-                values.add(v);
-            }
-        }
-        return values;
-    }
-
-    private static Map<String, String> stringMap(JsonObject o, String field, String path)
-            throws InvalidDocumentException {
-        JsonElement e = o.get(field);
-        Map<String, String> values = new TreeMap<>();
-        if (e == null || e.isJsonNull()) {
-            return values;
-        }
-        for (Map.Entry<String, JsonElement> entry : object(e, path).entrySet()) {
-            String at = path + "." + entry.getKey();
-            if (!ENV_NAME.matcher(entry.getKey()).matches()) {
-                throw new InvalidDocumentException(at + ": \"" + entry.getKey() + "\" is not a valid variable name");
-            }
-            JsonElement v = entry.getValue();
-            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString() || v.getAsString().indexOf('\0') >= 0) {
-                throw new InvalidDocumentException(at + ": expected a string, got " + describe(v));
-            }
-            values.put(entry.getKey(), v.getAsString());
-        }
-        return values;
-    }
-
-    private static String describe(JsonElement e) {
-        if (e == null || e.isJsonNull()) {
-            return "null";
-        }
-        if (e.isJsonObject()) {
-            return "an object";
-        }
-        if (e.isJsonArray()) {
-            return "an array";
-        }
-        JsonPrimitive p = e.getAsJsonPrimitive();
-        String text = p.toString();
-        return text.length() > 40 ? text.substring(0, 40) + "…" : text;
-    }
 }
