@@ -96,7 +96,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
     private final Backoff backoff;
     private final GsonAssignmentCodec codec = new GsonAssignmentCodec();
     private final Clock clock = Clock.systemUTC();
-    private final PassScheduler loop = new PassScheduler(this::runQueuedPass, clock);
+    private final PassScheduler loop;
     private final DispatcherCalls calls;
     private final ExecutorService workers;     // add-ons of concurrent kinds, during a pass
     private final AgentNotifier notifier;      // sd_notify to the agent's own unit; reconcile thread only
@@ -104,6 +104,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
     private final DesiredSet desiredSet;
     private final StatusBoard board = new StatusBoard(clock);
     private final AgentLock lock;
+    private final PassReporter reporter;
 
     // copy-on-write, read once per pass
     volatile List<AssignmentSource> sources = List.of();
@@ -118,7 +119,6 @@ public final class Reconciler implements SupervisionService, AuditSink {
     // confined to the reconcile thread
     private String brokenBecause;
     private List<String> lastWarnings = List.of();   // log a warning once, not every pass
-    private String lastRefusal;                      // the same, for a refused pass
 
     @Activate
     public Reconciler(BundleContext context, Config config) {
@@ -141,6 +141,8 @@ public final class Reconciler implements SupervisionService, AuditSink {
         this.results = automatic ? new ResultsPump(layout, SpoolIngester.Limits.DEFAULT, 2_000) : null;
         this.desiredSet = new DesiredSet(layout, codec);
         this.lock = new AgentLock(layout, automatic, clock);
+        this.reporter = new PassReporter(automatic, notifier, observers, () -> sinks, clock);
+        this.loop = new PassScheduler(mine -> reporter.run(mine, () -> pass(false)), clock);
         loop.execute(this::open);
         if (automatic) {
             // the first pass comes with the first source or dispatcher to bind, or with the timer
@@ -254,17 +256,6 @@ public final class Reconciler implements SupervisionService, AuditSink {
         }
     }
 
-    /** Each sink gets the pass's report; a sink's failure is its own (logged), never the pass's. */
-    private void tellSinks(ReconcileReport report) {
-        for (StatusSink sink : sinks) {
-            try {
-                sink.passCompleted(report);
-            } catch (RuntimeException e) {
-                LOG.warn("Status sink {} failed: {}", sink.getClass().getName(), e.toString());
-            }
-        }
-    }
-
     // ---- SupervisionService -----------------------------------------------------------------
 
     @Override
@@ -333,37 +324,6 @@ public final class Reconciler implements SupervisionService, AuditSink {
 
     // ---- the pass -------------------------------------------------------------------------------
 
-    /** A queued pass, on the reconcile thread: its outcome goes to the waiters, the notifier and the watchers. */
-    private void runQueuedPass(List<CompletableFuture<ReconcileReport>> mine) {
-        Instant started = clock.instant();
-        long t0 = System.nanoTime();
-        try {
-            ReconcileReport report = pass(false);
-            notifier.passed(report);
-            StewardObserver.each(observers, o -> o.passCompleted(report));
-            mine.forEach(w -> w.complete(report));
-            tellSinks(report);
-        } catch (IllegalStateException e) {       // the state is unusable or locked: reported to callers
-            notifier.refused(e.getMessage());
-            passFailed(started, t0, e);
-            if (automatic && !e.getMessage().equals(lastRefusal)) {
-                LOG.error("Reconcile pass refused: {}", e.getMessage());   // once; a one-shot command prints it
-            }
-            lastRefusal = e.getMessage();
-            mine.forEach(w -> w.completeExceptionally(e));
-        } catch (RuntimeException e) {            // never let the loop die
-            passFailed(started, t0, e);
-            LOG.error("Reconcile pass failed: {}", e.getMessage(), e);
-            notifier.refused("failed: " + e);
-            mine.forEach(w -> w.completeExceptionally(e));
-        }
-    }
-
-    private void passFailed(Instant started, long t0, RuntimeException e) {
-        Duration took = Duration.ofNanos(System.nanoTime() - t0);
-        StewardObserver.each(observers, o -> o.passFailed(started, took, String.valueOf(e.getMessage())));
-    }
-
     private void open() {
         try {
             ledger = Ledger.load(layout.state(), codec);
@@ -381,7 +341,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
             try {
                 lock.acquire();     // an agent holds the data directory from its start, not from its first pass
             } catch (IllegalStateException e) {
-                lastRefusal = e.getMessage();       // logged once here, not at every pass
+                reporter.refusedBefore(e.getMessage());     // logged once here, not at every pass
                 LOG.error("{}", e.getMessage());
             }
         }
