@@ -85,7 +85,7 @@ final class AddonTransitions {
         try {
             SupervisionStatus s = calls.call(b, id, "apply",
                     d -> d.apply(new AddonRecord(a, layout.addonHome(id), generation)));
-            board.restarts.put(id, s.restarts());
+            board.restartsReported(id, s.restarts());
             ledger.put(id, new Ledger.Entry(a.kind(), Optional.of(a), Optional.of(a), generation, s.state(),
                     s.activeVersion().or(() -> Optional.of(a.version())), s.detail(), clock.instant(),
                     Optional.empty(), false));
@@ -137,7 +137,7 @@ final class AddonTransitions {
             SupervisionStatus s = calls.call(b, id, "adopt",
                     d -> d.adopt(new AddonRecord(inPlace, layout.addonHome(id), entry.generation())));
             attachedTo.put(id, b.serviceId());
-            board.restarts.put(id, s.restarts());
+            board.restartsReported(id, s.restarts());
             Ledger.Entry next = entry.withState(s.state(), s.detail(), now);
             // an adopted interrupted attempt is what is installed now
             ledger.put(id, new Ledger.Entry(next.kind(), next.attempted(), Optional.of(inPlace), next.generation(),
@@ -160,7 +160,7 @@ final class AddonTransitions {
         Instant now = clock.instant();
         try {
             SupervisionStatus s = calls.call(b, id, "status", d -> d.status(id));
-            board.restarts.put(id, s.restarts());
+            board.restartsReported(id, s.restarts());
             if (s.state() == SupervisionState.PENDING || s.state() == SupervisionState.FAILED
                     || s.state() == SupervisionState.REMOVED) {
                 LOG.warn("Add-on {} is {} ({}); applying it again", id, s.state().wireName(), s.detail());

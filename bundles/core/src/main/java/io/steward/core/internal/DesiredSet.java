@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * The desired set of a pass: the documents of the assignment sources merged (first source wins an id),
@@ -41,8 +42,8 @@ final class DesiredSet {
         this.codec = codec;
     }
 
-    /** {@code heldKinds} gets the kind of every held add-on that is assigned. */
-    Desired collect(List<AssignmentSource> current, Set<AddonId> holds, Map<AddonId, String> heldKinds,
+    /** {@code heldKind} is told the kind of every held add-on that is assigned. */
+    Desired collect(List<AssignmentSource> current, Set<AddonId> holds, BiConsumer<AddonId, String> heldKind,
                     List<String> warnings) {
         boolean authoritative = !current.isEmpty();
         if (current.isEmpty()) {
@@ -82,7 +83,7 @@ final class DesiredSet {
         Map<AddonId, String> unassigned = new HashMap<>();
         for (Assignment a : merged.addons()) {
             if (holds.contains(a.id())) {
-                heldKinds.put(a.id(), a.kind());
+                heldKind.accept(a.id(), a.kind());
                 unassigned.put(a.id(), "held disabled by an operator (steward:enable " + a.id() + " releases it)");
             } else if (!a.enabled()) {
                 unassigned.put(a.id(), "disabled by its assignment");

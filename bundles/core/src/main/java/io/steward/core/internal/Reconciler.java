@@ -328,7 +328,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
         try {
             ledger = Ledger.load(layout.state(), codec);
             audit = new AuditLog(layout.state(), clock);
-            ledger.entries().forEach((id, e) -> e.attempted().ifPresent(a -> board.desiredVersions.put(id, a.version())));
+            board.desiredFrom(ledger);
             board.publish(ledger);
         } catch (IOException | RuntimeException e) {
             brokenBecause = "cannot open Steward's state in " + layout.state() + ": " + e.getMessage();
@@ -361,7 +361,7 @@ public final class Reconciler implements SupervisionService, AuditSink {
         Instant started = clock.instant();
         long t0 = System.nanoTime();
         List<String> warnings = new ArrayList<>();
-        Desired desired = desiredSet.collect(sources, ledger.holds(), board.heldKinds, warnings);
+        Desired desired = desiredSet.collect(sources, ledger.holds(), board::heldKind, warnings);
         if (results != null) {
             warnings.addAll(results.warnings());
         }
@@ -376,9 +376,8 @@ public final class Reconciler implements SupervisionService, AuditSink {
             decisions.forEach(d -> steps.add(d.step()));
             board.publish(ledger);      // a view only: what the ledger and the holds say, with the kinds of held add-ons
         } else {
-            board.desiredVersions.clear();
-            desired.assigned().forEach((id, a) -> board.desiredVersions.put(id, a.version()));
-            board.removed.values().removeIf(s -> s.since().isBefore(started.minus(Duration.ofMinutes(10))));
+            board.desired(desired.assigned());
+            board.forgetRemovedBefore(started.minus(Duration.ofMinutes(10)));
             steps.addAll(executor.executeAll(decisions));
             board.publish(ledger);
             if (automatic) {

@@ -1,6 +1,7 @@
 package io.steward.core.internal;
 
 import io.steward.supervision.AddonId;
+import io.steward.supervision.Assignment;
 import io.steward.supervision.SupervisionState;
 import io.steward.supervision.SupervisionStatus;
 import java.time.Clock;
@@ -22,12 +23,12 @@ import java.util.concurrent.ConcurrentSkipListMap;
 final class StatusBoard {
     private final Clock clock;
     // reconcile thread only
-    final Map<AddonId, String> desiredVersions = new HashMap<>();
-    final Map<AddonId, String> heldKinds = new HashMap<>();       // the kind of a held add-on, from its assignment
+    private final Map<AddonId, String> desiredVersions = new HashMap<>();
+    private final Map<AddonId, String> heldKinds = new HashMap<>();   // the kind of a held add-on, from its assignment
     // the restart count each add-on's dispatcher last reported (systemd's NRestarts): not in the ledger, the
     // dispatcher's supervisor keeps it and reports it again on every status
-    final Map<AddonId, Long> restarts = new ConcurrentHashMap<>();
-    final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
+    private final Map<AddonId, Long> restarts = new ConcurrentHashMap<>();
+    private final Map<AddonId, SupervisionStatus> removed = new ConcurrentSkipListMap<>();
     private volatile List<SupervisionStatus> statuses = List.of();
 
     StatusBoard(Clock clock) {
@@ -40,6 +41,31 @@ final class StatusBoard {
 
     Optional<SupervisionStatus> status(AddonId id) {
         return statuses.stream().filter(s -> s.id().equals(id)).findFirst();
+    }
+
+    /** At the start: the versions the ledger's attempts were for. Reconcile thread only. */
+    void desiredFrom(Ledger ledger) {
+        ledger.entries().forEach((id, e) -> e.attempted().ifPresent(a -> desiredVersions.put(id, a.version())));
+    }
+
+    /** The versions a pass works towards. Reconcile thread only. */
+    void desired(Map<AddonId, Assignment> assigned) {
+        desiredVersions.clear();
+        assigned.forEach((id, a) -> desiredVersions.put(id, a.version()));
+    }
+
+    /** The kind of a held add-on, from its assignment. Reconcile thread only. */
+    void heldKind(AddonId id, String kind) {
+        heldKinds.put(id, kind);
+    }
+
+    void restartsReported(AddonId id, long count) {
+        restarts.put(id, count);
+    }
+
+    /** Removed add-ons are shown until {@code cutoff}. */
+    void forgetRemovedBefore(Instant cutoff) {
+        removed.values().removeIf(s -> s.since().isBefore(cutoff));
     }
 
     /** An add-on gone from the ledger, shown as removed for a while. */
