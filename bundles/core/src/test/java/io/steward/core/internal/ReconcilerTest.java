@@ -1,5 +1,6 @@
 package io.steward.core.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -19,6 +20,7 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -753,10 +755,9 @@ class ReconcilerTest {
         Reconciler r = reconciler(source, Map.of("interval_seconds", 3600, "retry_base_seconds", 1,
                 "retry_max_seconds", 1), "run");
         bind(r, toggles);      // binding triggers the first pass
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (toggles.count("apply") < 2 && System.nanoTime() < deadline) {
-            Thread.sleep(20);  // polling a condition with a deadline; nothing else triggers a pass here
-        }
+        // nothing else triggers a pass here
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                .until(() -> toggles.count("apply") >= 2);
         assertEquals(2, toggles.count("apply"), "the retry ran without a trigger: " + toggles.calls);
         assertEquals("1.0", toggles.running.get(new AddonId("a")));
     }
@@ -781,11 +782,9 @@ class ReconcilerTest {
         };
         Reconciler r = reconciler(source, Map.of("interval_seconds", 3600), "run");
         bind(r, slow);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (r.status(new AddonId("a")).map(s -> s.state() != SupervisionState.READY).orElse(true)
-                && System.nanoTime() < deadline) {
-            Thread.sleep(20);  // polling a condition with a deadline; the periodic pass is an hour away
-        }
+        // the periodic pass is an hour away
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
+                .until(() -> r.status(new AddonId("a")).map(s -> s.state() == SupervisionState.READY).orElse(false));
         assertEquals(SupervisionState.READY, r.status(new AddonId("a")).orElseThrow().state());
         assertTrue(statusCalls.get() >= 1);
     }
