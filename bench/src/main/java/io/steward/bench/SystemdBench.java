@@ -89,7 +89,7 @@ public final class SystemdBench {
                 .newInstance(manager, layout, Duration.ofMillis(confirm));
         Class<?> stagerType = cl.loadClass("io.steward.delivery.ArtifactStager");
         Object stager = Proxy.newProxyInstance(cl, new Class<?>[] {stagerType}, new PreStaged(cl, data));
-        Object kind = cl.loadClass("io.steward.systemd.units.internal.UnitSupervisor")
+        Object kind = cl.loadClass("io.steward.systemd.units.UnitSupervisor")
                 .getConstructor(String.class, managerType, installerType, stagerType, layoutType, Duration.class)
                 .newInstance("systemd_service", manager, installer, stager, layout, Duration.ofSeconds(60));
         Method apply = kind.getClass().getMethod("apply", cl.loadClass("io.steward.supervision.spi.AddonRecord"));

@@ -40,7 +40,7 @@ public final class UpdaterBench {
                 "--unit-dir", work.resolve("units").toString(), "--trust", work.resolve("trust").toString(),
                 "--state", work.resolve("state").toString(), "--systemd-bus", "unix:path=" + work.resolve("no-bus")));
         Method handle = embeddedType.getMethod("handle", String.class);
-        Class<?> clientType = cl.loadClass("io.steward.privileged.client.internal.UpdaterClient");
+        Class<?> clientType = cl.loadClass("io.steward.privileged.client.UpdaterClient");
         Object client = clientType.getConstructor(Path.class).newInstance(socket);
         Method version = clientType.getMethod("version");
         Class<?> idType = cl.loadClass("io.steward.supervision.AddonId");

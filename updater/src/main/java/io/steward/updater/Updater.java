@@ -1,8 +1,5 @@
 package io.steward.updater;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import io.steward.delivery.AddonManifest;
 import io.steward.delivery.StagedArtifact;
 import io.steward.delivery.artifacts.ArtifactVerifier;
 import io.steward.privileged.UnitInstallRequest;
@@ -10,7 +7,6 @@ import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.UnitInstaller;
 import io.steward.privileged.capabilities.CapabilityGrant;
 import io.steward.privileged.capabilities.LocalPrivilegedOperations;
-import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.SupervisionException;
@@ -18,19 +14,10 @@ import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.install.PrivilegedTree;
 import io.steward.systemd.unitfile.UnitPolicy;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.SeekableByteChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
@@ -39,7 +26,6 @@ import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * The updater's operations, each a method that validates every argument before it changes anything. The work
  * is the project's own code: {@link ArtifactVerifier} re-verifies the artifact the agent kept (digest,
  * signature against the updater's trust store, archive rules), {@link PrivilegedTree} holds the root-owned
- * copy ({@code <privileged-root>/<id>/versions/<sha256>} and {@code current}), the transactional
+ * copy ({@code <privileged-root>/<id>/versions/<sha256>} and {@code current}; {@link VerifiedCopies} makes, reuses,
+ * keeps and undoes those copies), the transactional
  * {@link UnitInstaller} of {@code io.steward.systemd.dbus} installs units from that copy (never from the
  * agent's tree) with {@link UnitPolicy}'s checks, {@link CapabilityGrant} and
  * {@link LocalPrivilegedOperations} grant capabilities with {@code /usr/sbin/setcap}. The {@link Ledger}
@@ -63,7 +50,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Updater {
     private static final Logger LOG = LoggerFactory.getLogger(Updater.class);
-    private static final String VERIFIED = ".verified";
     private static final int MAX_UNITS = 64;
     private static final Duration MAX_JOB_TIMEOUT = Duration.ofMinutes(10);
 
@@ -92,22 +78,17 @@ final class Updater {
 
     private final UpdaterConfig config;
     private final UnitInstaller installer;
-    private final ArtifactVerifier verifier;
-    private final StagingArea staging;
     private final Ledger ledger;
     private final UnitFiles units;
     private final LocalPrivilegedOperations capabilities;
     private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
-    /** Bytes reserved on the privileged root by verifications in progress ({@link #reserveSpace}). */
-    private final AtomicLong reservedBytes = new AtomicLong();
+    private final VerifiedCopies copies;
 
     Updater(UpdaterConfig config, UnitInstaller installer, StagingArea staging, Ledger ledger) {
         this.config = config;
         this.installer = installer;
-        this.staging = staging;
         this.ledger = ledger;
-        this.verifier = new ArtifactVerifier(config.trust(), config.allowUnsigned(), 10_000, config.maxEntryBytes(),
-                config.maxExtractBytes(), config.maxArtifactBytes());
+        this.copies = new VerifiedCopies(config, staging);
         this.capabilities = new LocalPrivilegedOperations(OptionalLong.of(config.agentGid()));
         this.units = new UnitFiles(config.unitDir());
     }
@@ -124,107 +105,13 @@ final class Updater {
             refuseWhileUnitsInstalled(a.id(), "materialize");
             refuseRollback(a, "materialize");
             PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), a.id().value());
-            Optional<Path> previous = currentTarget(a.id(), tree);
-            Path version = verifiedCopy(a).directory();
-            point(a.id(), tree, version);
-            retain(a.id(), tree, version, previous);
+            Optional<Path> previous = VerifiedCopies.currentTarget(a.id(), tree);
+            Path version = copies.verifiedCopy(a).directory();
+            VerifiedCopies.point(a.id(), tree, version);
+            copies.retain(a.id(), tree, version, previous);
             raiseFloor(a);
             return version;
         });
-    }
-
-    /**
-     * The root-owned, verified copy of the artifact: reused when this updater verified the same id, version and
-     * digest before (the signature is checked again: the trust store may have changed), else read from the
-     * agent's fixed staging location, verified and extracted into {@code versions/<sha256>}.
-     */
-    private StagedArtifact verifiedCopy(Artifact a) throws SupervisionException {
-        AddonId id = a.id();
-        PrivilegedTree tree = new PrivilegedTree(config.privilegedRoot(), id.value());
-        Path addonRoot = config.privilegedRoot().resolve(id.value());
-        Path version = addonRoot.resolve("versions").resolve(a.sha256());
-        Path marker = version.resolveSibling(a.sha256() + VERIFIED);
-        // the signed statement first: a wrong signature is refused before a byte is read, inflated or written
-        verifier.checkSignature(id.value(), a.version(), a.sha256(), a.signature(), a.key());
-        boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
-        boolean versionsExisted = Files.exists(addonRoot.resolve("versions"), LinkOption.NOFOLLOW_LINKS);
-        boolean done = false;
-        boolean reserved = false;
-        try {
-            Optional<JsonObject> seen = readMarker(marker);
-            if (seen.isPresent() && Files.isDirectory(version, LinkOption.NOFOLLOW_LINKS)
-                    && a.version().equals(Protocol.string(seen.get(), "version", ""))
-                    && id.value().equals(Protocol.string(seen.get(), "id", ""))) {
-                StagedArtifact reused = new StagedArtifact(version, ArtifactVerifier.readManifest(id.value(), version),
-                        a.sha256());
-                done = true;
-                return reused;
-            }
-            reserveSpace(id);
-            reserved = true;
-            ensureDirectory(config.privilegedRoot());
-            ensureDirectory(addonRoot);
-            ensureDirectory(addonRoot.resolve("versions"));
-            deleteLeftovers(addonRoot);
-            Path work = Files.createTempDirectory(addonRoot, ".verify-");
-            try {
-                Path extracted = Files.createDirectory(work.resolve(a.sha256()));
-                AddonManifest manifest;
-                try (SeekableByteChannel channel = staging.open(id, a.sha256());
-                     InputStream in = Channels.newInputStream(channel)) {
-                    manifest = verifier.verifyAndExtract(id.value(), a.version(), a.sha256(), a.signature(), a.key(),
-                            in, extracted).manifest();
-                }
-                Files.setPosixFilePermissions(extracted, PosixFilePermissions.fromString("rwxr-xr-x"));
-                tree.adopt(extracted, version, PrivilegedTree.digest(extracted));
-                JsonObject m = new JsonObject();
-                m.addProperty("id", id.value());
-                m.addProperty("version", a.version());
-                m.addProperty("sha256", a.sha256());
-                Path tmp = marker.resolveSibling(marker.getFileName() + ".tmp");
-                Files.writeString(tmp, Protocol.line(m) + "\n");
-                Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                LOG.info("Add-on {}: verified {} (sha256 {}) into {}", id, a.version(), a.sha256(), version);
-                done = true;
-                return new StagedArtifact(version, manifest, a.sha256());
-            } finally {
-                PrivilegedTree.deleteTree(work);
-            }
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize: cannot write the "
-                    + "root-owned copy under " + addonRoot + ": " + e.getMessage(), e);
-        } finally {
-            if (reserved) {
-                reservedBytes.addAndGet(-config.maxExtractBytes());
-            }
-            if (!done) {      // a refused copy leaves no empty versions/ or <id>/ it created behind
-                if (!versionsExisted) {
-                    deleteIfEmpty(addonRoot.resolve("versions"));
-                }
-                if (!rootExisted) {
-                    deleteIfEmpty(addonRoot);
-                }
-            }
-        }
-    }
-
-    /**
-     * Reserves what one verification may extract ({@code --max-extract-bytes}) on the privileged root's file system,
-     * counting the reservations of verifications in progress (requests of other add-ons run at once), or refuses
-     * (TRANSIENT) when the free space does not cover it. The caller gives the reservation back when done.
-     */
-    private void reserveSpace(AddonId id) throws SupervisionException, IOException {
-        long free = Files.getFileStore(config.privilegedRoot()).getUsableSpace();
-        synchronized (reservedBytes) {
-            long inUse = reservedBytes.get();
-            if (free - inUse < config.maxExtractBytes()) {
-                throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": materialize refused: the "
-                        + "file system of " + config.privilegedRoot() + " has " + free + " bytes free (" + inUse
-                        + " reserved by verifications in progress), less than the " + config.maxExtractBytes()
-                        + " one request may extract (--max-extract-bytes)");
-            }
-            reservedBytes.addAndGet(config.maxExtractBytes());
-        }
     }
 
     // ---- units ---------------------------------------------------------------------------------------------
@@ -265,15 +152,15 @@ final class Updater {
             boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
             Path versionDir = addonRoot.resolve("versions").resolve(a.sha256());
             boolean versionExisted = Files.exists(versionDir, LinkOption.NOFOLLOW_LINKS);
-            Optional<Path> previous = currentTarget(id, tree);
+            Optional<Path> previous = VerifiedCopies.currentTarget(id, tree);
             Set<String> before = ledger.units(id);
             Path source;
             try {
-                StagedArtifact copy = verifiedCopy(a);
+                StagedArtifact copy = copies.verifiedCopy(a);
                 ManifestBinding.units(id, copy.manifest(), units);
                 source = copy.directory();
             } catch (SupervisionException e) {
-                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                copies.undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
             }
             Set<String> intent = new TreeSet<>(before);
@@ -292,10 +179,10 @@ final class Updater {
                 units.stream().filter(u -> Files.exists(config.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS))
                         .forEach(after::add);
                 record(id, was.withUnits(after));       // the restored bytes are those recorded before
-                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                copies.undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
             }
-            retain(id, tree, source, previous);
+            copies.retain(id, tree, source, previous);
             // what the updater wrote, to recognise a later change by others; the version as the add-on's floor
             record(id, ledger.entry(id).withDigests(this.units.digests(id, units)).raised(a.version()));
             return done;
@@ -327,7 +214,7 @@ final class Updater {
             record(id, left);
             boolean released = false;
             if (releaseTree && left.isEmpty()) {
-                released = deleteTree(id);
+                released = copies.deleteTree(id);
             }
             if (!skipped.isEmpty()) {
                 LOG.warn("Add-on {}: not removing {}: this updater did not install them", id, skipped);
@@ -356,16 +243,16 @@ final class Updater {
             boolean rootExisted = Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS);
             Path versionDir = addonRoot.resolve("versions").resolve(a.sha256());
             boolean versionExisted = Files.exists(versionDir, LinkOption.NOFOLLOW_LINKS);
-            Optional<Path> previous = currentTarget(id, tree);
+            Optional<Path> previous = VerifiedCopies.currentTarget(id, tree);
             try {
-                StagedArtifact copy = verifiedCopy(a);
+                StagedArtifact copy = copies.verifiedCopy(a);
                 Path program = capabilities.grantCapabilities(id, copy, binary, caps);
-                point(id, tree, copy.directory());
-                retain(id, tree, copy.directory(), previous);
+                VerifiedCopies.point(id, tree, copy.directory());
+                copies.retain(id, tree, copy.directory(), previous);
                 raiseFloor(a);
                 return program;
             } catch (SupervisionException | RuntimeException e) {
-                undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
+                copies.undoCopy(id, tree, addonRoot, rootExisted, versionDir, versionExisted);
                 throw e;
             }
         });
@@ -375,7 +262,7 @@ final class Updater {
     boolean release(AddonId id) throws SupervisionException {
         return locked(id, () -> {
             refuseWhileUnitsInstalled(id, "release");
-            return deleteTree(id);
+            return copies.deleteTree(id);
         });
     }
 
@@ -442,128 +329,6 @@ final class Updater {
     /** After a successful operation: the version becomes the add-on's floor when it is the highest yet. */
     private void raiseFloor(Artifact a) throws SupervisionException {
         record(a.id(), ledger.entry(a.id()).raised(a.version()));
-    }
-
-    private static Optional<Path> currentTarget(AddonId id, PrivilegedTree tree) throws SupervisionException {
-        try {
-            return tree.currentTarget();
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read its root-owned "
-                    + "current: " + e.getMessage(), e);
-        }
-    }
-
-    private static void point(AddonId id, PrivilegedTree tree, Path version) throws SupervisionException {
-        try {
-            tree.point(Optional.of(version));
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot point its root-owned "
-                    + "current at " + version + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Keeps {@code current} and the previous target (a rollback may return there); deletes older copies. */
-    private void retain(AddonId id, PrivilegedTree tree, Path current, Optional<Path> previous) {
-        Path versions = config.privilegedRoot().resolve(id.value()).resolve("versions");
-        Set<Path> keep = new java.util.HashSet<>();
-        keep.add(current.normalize());
-        previous.ifPresent(p -> keep.add(p.normalize()));
-        try {
-            tree.currentTarget().ifPresent(p -> keep.add(p.normalize()));
-        } catch (IOException e) {
-            return;     // unsure what current is: keep everything
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(versions)) {
-            for (Path p : ds) {
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !keep.contains(p.normalize())) {
-                    tree.deleteVersion(p);
-                    Files.deleteIfExists(p.resolveSibling(p.getFileName() + VERIFIED));
-                    LOG.info("Add-on {}: removed the superseded root-owned copy {}", id, p.getFileName());
-                }
-            }
-        } catch (IOException e) {
-            LOG.warn("Add-on {}: cannot remove superseded root-owned copies: {}", id, e.getMessage());
-        }
-    }
-
-    /** After a failed operation: the copy it made, and the add-on's directory if it made that too. */
-    private void undoCopy(AddonId id, PrivilegedTree tree, Path addonRoot, boolean rootExisted, Path versionDir,
-                          boolean versionExisted) {
-        try {
-            Optional<Path> current = tree.currentTarget();
-            if (!versionExisted && (current.isEmpty() || !current.get().normalize().equals(versionDir.normalize()))) {
-                tree.deleteVersion(versionDir);
-                Files.deleteIfExists(versionDir.resolveSibling(versionDir.getFileName() + VERIFIED));
-            }
-            if (!rootExisted && current.isEmpty()) {
-                deleteLeftovers(addonRoot);
-                deleteIfEmpty(addonRoot.resolve("versions"));
-                deleteIfEmpty(addonRoot);
-            }
-        } catch (IOException e) {
-            LOG.warn("Add-on {}: cannot remove the root-owned copy of a failed request: {}", id, e.getMessage());
-        }
-    }
-
-    private boolean deleteTree(AddonId id) throws SupervisionException {
-        Path addonRoot = config.privilegedRoot().resolve(id.value());
-        if (!Files.exists(addonRoot, LinkOption.NOFOLLOW_LINKS)) {
-            return false;
-        }
-        try {
-            new PrivilegedTree(config.privilegedRoot(), id.value()).deleteAll();
-            LOG.info("Add-on {}: root-owned copy {} removed", id, addonRoot);
-            return true;
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot delete " + addonRoot + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
-    private static Optional<JsonObject> readMarker(Path marker) {
-        try {
-            return Optional.of(JsonParser.parseString(Files.readString(marker, StandardCharsets.UTF_8)).getAsJsonObject());
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            return Optional.empty();      // unreadable: verify again
-        }
-    }
-
-    private static void ensureDirectory(Path dir) throws IOException {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectory(dir);
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        }
-    }
-
-    /** Temporary trees of an interrupted verification ({@code .verify-*}). */
-    private static void deleteLeftovers(Path addonRoot) throws IOException {
-        if (!Files.isDirectory(addonRoot, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        List<Path> leftovers = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(addonRoot, ".verify-*")) {
-            ds.forEach(leftovers::add);
-        }
-        for (Path p : leftovers) {
-            PrivilegedTree.deleteTree(p);
-        }
-    }
-
-    private static void deleteIfEmpty(Path dir) {
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            if (ds.iterator().hasNext()) {
-                return;
-            }
-        } catch (IOException e) {
-            return;
-        }
-        try {
-            Files.deleteIfExists(dir);
-        } catch (IOException e) {
-            // not empty after all, or gone
-        }
     }
 
     static String printable(String s) {

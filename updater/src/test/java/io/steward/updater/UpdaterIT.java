@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import io.steward.privileged.client.internal.UpdaterClient;
+import io.steward.privileged.client.UpdaterClient;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.systemd.ActiveState;
 import io.steward.systemd.UnitState;

@@ -15,7 +15,7 @@ import io.steward.delivery.artifacts.SignaturePolicy;
 import io.steward.delivery.artifacts.Sink;
 import io.steward.delivery.trust.Ed25519;
 import io.steward.delivery.trust.TrustStore;
-import io.steward.oneshot.internal.OneShotRun;
+import io.steward.oneshot.OneShotRun;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.CommandResult;
 import io.steward.supervision.HostLayout;

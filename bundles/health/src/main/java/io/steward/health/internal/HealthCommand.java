@@ -4,7 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import io.steward.oneshot.internal.OneShotRun;
+import io.steward.oneshot.OneShotRun;
 import io.steward.supervision.CommandResult;
 import io.steward.supervision.SupervisionService;
 import java.util.ArrayList;

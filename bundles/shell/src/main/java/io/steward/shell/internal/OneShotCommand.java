@@ -8,7 +8,7 @@ import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AssignmentSource;
 import io.steward.supervision.CommandResult;
 import io.steward.deploy.DeployFolder;
-import io.steward.oneshot.internal.OneShotRun;
+import io.steward.oneshot.OneShotRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;

@@ -3,6 +3,7 @@ package io.steward.systemd.install;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.UnitInstaller;
+import io.steward.systemd.install.UnitDirectory.Change;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.HostLayout;
 import io.steward.supervision.spi.SupervisionException;
@@ -21,13 +22,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,21 +46,20 @@ import org.slf4j.LoggerFactory;
  */
 public class SystemdUnitInstaller implements UnitInstaller {
     private static final Logger LOG = LoggerFactory.getLogger(SystemdUnitInstaller.class);
-    private static final long MAX_UNIT_BYTES = 1 << 20;
 
     private final SystemdManager systemd;
     private final HostLayout layout;
-    private final Duration confirm;
+    private final StartConfirmation confirmation;
+    private final UnitDirectory unitDirectory;
     /** Every link an install may have created: the allowlisted targets' {@code .wants} and {@code .requires}. */
     private static final List<UnitLinks.InstallLink> ALL_LINKS = UnitPolicy.installTargets().stream()
             .flatMap(t -> java.util.stream.Stream.of(new UnitLinks.InstallLink(t, "wants"),
                     new UnitLinks.InstallLink(t, "requires"))).toList();
-    /** Service types whose start job completes before the program has shown it can run. */
-    private static final java.util.Set<String> SETTLING_TYPES = java.util.Set.of("simple", "exec", "idle");
     /** One lock per {@link UnitPolicy#claimKey}: add-ons that could claim one unit name never install at once. */
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
     /** Who installed which unit; empty when the caller keeps that ledger itself (the root updater). */
     private final Optional<UnitOwners> owners;
+    private final UnitClaims claims;
     /** The agent's user and group names and numbers, which no unit may run as (empty for a root agent). */
     private final Set<String> agentIdentities;
     /** Installs of different add-ons run at once; their links share the targets' .wants directories. */
@@ -101,11 +97,13 @@ public class SystemdUnitInstaller implements UnitInstaller {
         this.systemd = Objects.requireNonNull(systemd, "systemd");
         this.layout = Objects.requireNonNull(layout, "layout");
         this.owners = owners;
+        this.claims = new UnitClaims(owners, this.layout.unitDir());
         this.agentIdentities = Set.copyOf(agentIdentities);
         if (confirm.isNegative()) {
             throw new IllegalArgumentException("confirm.millis must not be negative: " + confirm.toMillis());
         }
-        this.confirm = confirm;
+        this.confirmation = new StartConfirmation(systemd, confirm);
+        this.unitDirectory = new UnitDirectory(this.layout.unitDir());
     }
 
     private Object lockFor(AddonId id) {
@@ -113,14 +111,6 @@ public class SystemdUnitInstaller implements UnitInstaller {
     }
 
     // ---- install ----------------------------------------------------------------------------------
-
-    /** One file the install may change: its path and bytes before and after (empty = absent). */
-    private record Change(Path path, Optional<byte[]> before, Optional<byte[]> after) {
-        boolean differs() {
-            return before.isPresent() != after.isPresent()
-                    || before.isPresent() && !Arrays.equals(before.get(), after.get());
-        }
-    }
 
     @Override
     public UnitInstallation install(UnitInstallRequest request) throws SupervisionException {
@@ -149,12 +139,12 @@ public class SystemdUnitInstaller implements UnitInstaller {
                     + " the unit install: " + e.getMessage(), e);
         }
         for (String unit : r.units()) {
-            shipped.put(unit, readUnit(id, r.source(), unit));
+            shipped.put(unit, UnitDirectory.readUnit(id, r.source(), unit));
         }
         UnitPolicy.Context context = new UnitPolicy.Context(id, layout, version, Set.copyOf(r.units()),
                 agentIdentities, new RootOwnedPaths(List.of(layout.data())));
         Map<String, CheckedUnit> checked = UnitPolicy.check(context, shipped, r.primary());
-        Set<String> ownedBefore = claim(id, r.units());
+        Set<String> ownedBefore = claims.claim(id, r.units());
         String service = checked.get(r.primary()).triggers().orElse(r.primary());
         Path dropInDir = layout.unitDir().resolve(service + ".d");
         Optional<String> dropIn = UnitPolicy.resourcesDropIn(r.resources());
@@ -164,12 +154,12 @@ public class SystemdUnitInstaller implements UnitInstaller {
         try {
             for (CheckedUnit u : checked.values()) {
                 Path file = layout.unitDir().resolve(u.name());
-                changes.add(new Change(file, read(file), Optional.of(u.canonical().getBytes(StandardCharsets.UTF_8))));
+                changes.add(new Change(file, UnitDirectory.read(file), Optional.of(u.canonical().getBytes(StandardCharsets.UTF_8))));
             }
             Path dropInFile = dropInDir.resolve(UnitPolicy.RESOURCES_DROP_IN);
-            changes.add(new Change(dropInFile, read(dropInFile), dropIn.map(s -> s.getBytes(StandardCharsets.UTF_8))));
+            changes.add(new Change(dropInFile, UnitDirectory.read(dropInFile), dropIn.map(s -> s.getBytes(StandardCharsets.UTF_8))));
         } catch (IOException e) {
-            release(id, ownedBefore, r.units());
+            claims.release(id, ownedBefore, r.units());
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the host state for"
                     + " the unit install: " + e.getMessage(), e);
         }
@@ -190,7 +180,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
                 before = null;                           // a first install: nothing to read
             }
         } catch (SystemdException e) {
-            release(id, ownedBefore, r.units());
+            claims.release(id, ownedBefore, r.units());
             throw transientFailure(id, "reading " + r.primary(), e);
         }
         boolean treeCurrent = previousTarget.isPresent() && previousTarget.get().equals(version)
@@ -200,7 +190,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
                 .map(l -> new UnitLinks.InstallLink(l.target(), l.kind())).toList();
         boolean wasEnabled = before != null && (links.isEmpty() || before.enabled());
         boolean wasActive = before != null && before.active();
-        if (toWrite.isEmpty() && treeCurrent && wasEnabled && healthy(before) && !r.restart()
+        if (toWrite.isEmpty() && treeCurrent && wasEnabled && StartConfirmation.healthy(before) && !r.restart()
                 && !before.needDaemonReload()) {
             return new UnitInstallation(r.units(), List.of(), false, false, "none", before.describe());
         }
@@ -211,7 +201,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
                 }
             }
         } catch (SystemdException e) {
-            release(id, ownedBefore, r.units());
+            claims.release(id, ownedBefore, r.units());
             throw transientFailure(id, "reading " + touched, e);
         }
 
@@ -230,7 +220,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
                 treeMoved = true;
             }
             for (Change c : toWrite) {
-                apply(c);
+                unitDirectory.apply(c);
                 written.add(layout.unitDir().relativize(c.path()).toString());
             }
             // a unit systemd never loaded is read fresh on first use; only stale copies need the one reload
@@ -259,7 +249,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
             if (nowActive && newBits) {
                 action = "restart";
                 job = systemd.restart(r.primary(), r.jobTimeout());
-            } else if (!nowActive || !healthy(now)) {
+            } else if (!nowActive || !StartConfirmation.healthy(now)) {
                 action = "start";
                 if (now != null && now.activeState() == ActiveState.FAILED) {
                     systemd.resetFailed(r.primary());
@@ -268,14 +258,14 @@ public class SystemdUnitInstaller implements UnitInstaller {
             } else {
                 job = new JobResult(r.primary(), "", JobOutcome.NONE, now);
             }
-            UnitState confirmed = confirm(id, r.primary(), job);
+            UnitState confirmed = confirmation.confirm(id, r.primary(), job);
             LOG.info("Add-on {}: {} installed ({} file(s) written{}{}), {} {}", id, r.units(), written.size(),
                     reloaded ? ", reloaded" : "", enabled ? ", enabled" : "", action, confirmed.describe());
             return new UnitInstallation(r.units(), written, reloaded, enabled, action, confirmed.describe());
         } catch (SystemdException | IOException | SupervisionException | RuntimeException e) {
             restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
                     : Optional.empty(), created, wasActive);
-            release(id, ownedBefore, r.units());
+            claims.release(id, ownedBefore, r.units());
             if (e instanceof SupervisionException se) {
                 throw se;
             }
@@ -290,55 +280,6 @@ public class SystemdUnitInstaller implements UnitInstaller {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    /** A service that runs (or a oneshot that completed), or a timer that is scheduled. */
-    static boolean healthy(UnitState s) {
-        if (!s.loaded()) {
-            return false;
-        }
-        if (s.name().endsWith(".timer")) {
-            return s.active() && ("waiting".equals(s.subState()) || "running".equals(s.subState()))
-                    && (s.nextElapse().isPresent() || "running".equals(s.subState()));
-        }
-        if (s.active()) {
-            return !"auto-restart".equals(s.subState());
-        }
-        return false;
-    }
-
-    /** The job must be done and the unit healthy, and still the same process after the confirm window. */
-    private UnitState confirm(AddonId id, String unit, JobResult job) throws SupervisionException, SystemdException {
-        if (job.outcome() != JobOutcome.DONE && job.outcome() != JobOutcome.NONE) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": the job for " + unit
-                    + " ended " + job.outcome().wireName() + " (" + job.after().describe() + ")");
-        }
-        UnitState first = job.after();
-        boolean oneshotDone = "oneshot".equals(first.serviceType()) && first.activeState() == ActiveState.INACTIVE
-                && "success".equals(first.result());
-        if (!healthy(first) && !oneshotDone) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + unit
-                    + " is not running after its job: " + first.describe());
-        }
-        // only where a finished start job does not prove the program started well does the unit need to
-        // stay up for a moment: Type=notify (READY=1), forking, oneshot and dbus services have proved it
-        if (confirm.isZero() || !unit.endsWith(".service") || oneshotDone || !SETTLING_TYPES.contains(first.serviceType())) {
-            return first;
-        }
-        try {
-            Thread.sleep(confirm.toMillis());     // a settle window, not synchronisation: nothing signals "stays up"
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": interrupted while confirming "
-                    + unit);
-        }
-        UnitState later = systemd.unit(unit);
-        if (!healthy(later) || !later.activeEnterTimestamp().equals(first.activeEnterTimestamp())
-                || !later.mainPid().equals(first.mainPid())) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + unit + " did not stay up for "
-                    + confirm.toMillis() + " ms: " + later.describe());
-        }
-        return later;
     }
 
     private void restore(UnitInstallRequest r, List<Change> changes, PrivilegedTree tree, boolean treeMoved,
@@ -362,7 +303,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
         }
         for (Change c : changes) {
             try {
-                restoreFile(c);
+                unitDirectory.restore(c);
             } catch (IOException e) {
                 problems.add("restore " + c.path() + ": " + e.getMessage());
             }
@@ -402,103 +343,6 @@ public class SystemdUnitInstaller implements UnitInstaller {
         }
     }
 
-    /** Deletes {@code dir} when empty, but only a drop-in directory ({@code *.d}), never the unit directory. */
-    private void deleteDropInDirIfEmpty(Path dir) {
-        if (!dir.equals(layout.unitDir()) && dir.getFileName().toString().endsWith(".d")
-                && dir.getParent().equals(layout.unitDir())) {
-            deleteIfEmpty(dir);
-        }
-    }
-
-    private void restoreFile(Change c) throws IOException {
-        Optional<byte[]> now = read(c.path());
-        if (c.before().isPresent()) {
-            if (now.isEmpty() || !Arrays.equals(now.get(), c.before().get())) {
-                write(c.path(), c.before().get());
-            }
-        } else {
-            Files.deleteIfExists(c.path());
-            deleteDropInDirIfEmpty(c.path().getParent());
-        }
-    }
-
-    private void apply(Change c) throws IOException {
-        if (c.after().isPresent()) {
-            write(c.path(), c.after().get());
-        } else {
-            Files.deleteIfExists(c.path());
-            deleteDropInDirIfEmpty(c.path().getParent());
-        }
-    }
-
-    private byte[] readUnit(AddonId id, Path source, String unit) throws SupervisionException {
-        Path file = source.resolve(unit).normalize();
-        try {
-            if (!file.getParent().equals(source.normalize()) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit " + unit
-                        + " is not a regular file at the root of the artifact");
-            }
-            if (Files.size(file) > MAX_UNIT_BYTES) {
-                throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit " + unit
-                        + " is larger than " + MAX_UNIT_BYTES + " bytes");
-            }
-            return Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read unit " + unit
-                    + " from " + source + ": " + e.getMessage(), e);
-        }
-    }
-
-    // ---- ownership ------------------------------------------------------------------------------------
-
-    /**
-     * Refuses units another add-on holds and unit files nobody recorded (Steward never overwrites a unit it did not
-     * write), then records the request's units for {@code id} before anything is written. Returns what was recorded
-     * before; a no-op when the caller keeps the ledger (the updater).
-     */
-    private Set<String> claim(AddonId id, List<String> units) throws SupervisionException {
-        if (owners.isEmpty()) {
-            return Set.of();
-        }
-        try {
-            Set<String> mine = owners.get().units(id);
-            for (String u : units) {
-                Optional<String> owner = owners.get().owner(u);
-                if (owner.isPresent() && !owner.get().equals(id.value())) {
-                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit install refused: "
-                            + u + " belongs to add-on " + owner.get() + " [rule: naming convention]");
-                }
-                if (!mine.contains(u) && Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS)) {
-                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": unit install refused: "
-                            + u + " already exists in " + layout.unitDir() + " and Steward did not write it; Steward "
-                            + "never overwrites a unit it did not install [rule: naming convention]");
-                }
-            }
-            Set<String> intent = new TreeSet<>(mine);
-            intent.addAll(units);
-            owners.get().put(id, intent);
-            return mine;
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read or write "
-                    + "the record of unit owners: " + e.getMessage(), e);
-        }
-    }
-
-    /** After a failed install: the record says again what is there. */
-    private void release(AddonId id, Set<String> before, List<String> units) {
-        if (owners.isEmpty()) {
-            return;
-        }
-        Set<String> after = new TreeSet<>(before);
-        units.stream().filter(u -> Files.exists(layout.unitDir().resolve(u), LinkOption.NOFOLLOW_LINKS))
-                .forEach(after::add);
-        try {
-            owners.get().put(id, after);
-        } catch (IOException e) {
-            LOG.error("Add-on {}: cannot write the record of unit owners: {}", id, e.getMessage());
-        }
-    }
-
     // ---- uninstall --------------------------------------------------------------------------------
 
     @Override
@@ -507,7 +351,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
             UnitPolicy.checkName(id, unit);     // one foreign name refuses the whole call
         }
         synchronized (lockFor(id)) {
-            List<String> mine = owned(id, units);
+            List<String> mine = claims.owned(id, units);
             List<String> ordered = new ArrayList<>(mine.stream().filter(u -> u.endsWith(".timer")).toList());
             mine.stream().filter(u -> !u.endsWith(".timer")).forEach(ordered::add);   // timers first
             Duration timeout = Duration.ofSeconds(90);
@@ -560,54 +404,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
         }
     }
 
-    /** The units of {@code units} this installer recorded for {@code id}; all of them when the caller keeps the ledger. */
-    private List<String> owned(AddonId id, List<String> units) throws SupervisionException {
-        if (owners.isEmpty()) {
-            return units;
-        }
-        try {
-            Set<String> mine = owners.get().units(id);
-            List<String> skipped = units.stream().filter(u -> !mine.contains(u)).toList();
-            if (!skipped.isEmpty()) {
-                LOG.warn("Add-on {}: not removing {}: Steward did not install them for it", id, skipped);
-            }
-            return units.stream().filter(mine::contains).distinct().toList();
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot read the record of unit "
-                    + "owners: " + e.getMessage(), e);
-        }
-    }
-
     // ---- files --------------------------------------------------------------------------------------
-
-    private static Optional<byte[]> read(Path file) throws IOException {
-        try {
-            if (Files.isSymbolicLink(file)) {
-                throw new IOException(file + " is a symbolic link; Steward copies unit files and never links them");
-            }
-            return Optional.of(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        }
-    }
-
-    private static void write(Path file, byte[] bytes) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".steward-tmp");
-        Files.write(tmp, bytes);
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    private static void deleteIfEmpty(Path dir) {
-        try (var s = Files.list(dir)) {
-            if (s.findAny().isEmpty()) {
-                Files.delete(dir);
-            }
-        } catch (IOException e) {
-            // not empty or gone: either way nothing to do
-        }
-    }
 
     private static SupervisionException transientFailure(AddonId id, String step, SystemdException e) {
         return new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": " + step + " failed: "

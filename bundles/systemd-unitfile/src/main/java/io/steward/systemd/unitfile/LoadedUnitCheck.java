@@ -5,7 +5,6 @@ import io.steward.systemd.LoadedUnit;
 import io.steward.systemd.LoadedUnit.ExecCommand;
 import io.steward.systemd.unitfile.UnitFile.Entry;
 import io.steward.systemd.unitfile.UnitPolicy.Context;
-import io.steward.systemd.unitfile.UnitPolicy.UnitCheck;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -4,6 +4,7 @@ import io.steward.observe.StewardObserver;
 import io.steward.privileged.PrivilegedOperations;
 import io.steward.privileged.ProcessIdentity;
 import io.steward.privileged.UnitInstaller;
+import io.steward.privileged.client.UpdaterClient;
 import io.steward.privileged.protocol.Protocol;
 import java.nio.file.Path;
 import java.util.Hashtable;

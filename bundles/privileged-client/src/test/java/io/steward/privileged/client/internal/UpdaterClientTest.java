@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.steward.privileged.client.UpdaterClient;
 import io.steward.privileged.protocol.Protocol;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.SupervisionException;

@@ -12,7 +12,7 @@ import io.nats.client.api.KeyValueOperation;
 import io.nats.client.api.KeyValueWatchOption;
 import io.nats.client.api.KeyValueWatcher;
 import io.steward.delivery.trust.Ed25519;
-import io.steward.oneshot.internal.OneShotRun;
+import io.steward.oneshot.OneShotRun;
 import io.steward.source.nats.fleet.FleetController;
 import io.steward.source.signed.SignedAssignment;
 import io.steward.supervision.AssignmentCodec;

@@ -8,7 +8,7 @@ import io.steward.supervision.Resources;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.install.SystemdUnitInstaller;
-import io.steward.systemd.units.internal.UnitSupervisor;
+import io.steward.systemd.units.UnitSupervisor;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

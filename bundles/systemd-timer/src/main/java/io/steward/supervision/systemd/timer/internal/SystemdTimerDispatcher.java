@@ -7,7 +7,7 @@ import io.steward.supervision.annotations.SupervisionConcurrent;
 import io.steward.supervision.annotations.SupervisionKind;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.systemd.SystemdManager;
-import io.steward.systemd.units.internal.UnitKindDispatcher;
+import io.steward.systemd.units.UnitKindDispatcher;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;

@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import static io.steward.systemd.units.testing.Conditions.await;
 import static io.steward.systemd.units.testing.Fixture.EXITS_1;

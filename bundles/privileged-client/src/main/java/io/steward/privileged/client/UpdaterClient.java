@@ -1,4 +1,4 @@
-package io.steward.privileged.client.internal;
+package io.steward.privileged.client;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -63,7 +63,7 @@ public final class UpdaterClient implements PrivilegedOperations, UnitInstaller 
     }
 
     /** Who counts calls and refusals (metrics); none by default. */
-    void observers(Iterable<StewardObserver> observers) {
+    public void observers(Iterable<StewardObserver> observers) {
         this.observers = Objects.requireNonNull(observers, "observers");
     }
 

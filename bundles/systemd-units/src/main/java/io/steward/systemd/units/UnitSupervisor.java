@@ -1,10 +1,5 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
-import com.google.gson.Gson;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import io.steward.delivery.Activation;
 import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
@@ -19,7 +14,6 @@ import io.steward.supervision.SupervisionStatus;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import io.steward.systemd.ActiveState;
 import io.steward.systemd.SystemdException;
 import io.steward.systemd.SystemdManager;
 import io.steward.systemd.UnitState;
@@ -29,15 +23,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -47,7 +36,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,8 +47,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class UnitSupervisor {
     private static final Logger LOG = LoggerFactory.getLogger(UnitSupervisor.class);
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
-            .withZone(ZoneOffset.UTC);
 
     private final String kind;
     private final boolean timer;
@@ -70,6 +56,8 @@ public final class UnitSupervisor {
     private final HostLayout layout;
     private final Duration jobTimeout;
     private final RecordStore records;
+    private final AddonConfigFile configFile;
+    private final UnitStatuses statuses;
 
     /**
      * @param kind {@code systemd_service} or {@code systemd_timer}
@@ -87,6 +75,8 @@ public final class UnitSupervisor {
         this.layout = layout;
         this.jobTimeout = jobTimeout;
         this.records = new RecordStore(layout.state());
+        this.configFile = new AddonConfigFile(layout, timer);
+        this.statuses = new UnitStatuses(kind);
     }
 
     // ---- apply ------------------------------------------------------------------------------------
@@ -117,8 +107,8 @@ public final class UnitSupervisor {
         prevalidate(id, staged, units, primary);
 
         Path config = UnitPolicy.configFile(layout, id);
-        Optional<byte[]> previousConfig = readOptional(config);
-        writeConfig(id, staged, a, config);
+        Optional<byte[]> previousConfig = AddonConfigFile.readOptional(config);
+        configFile.write(id, staged, a, config);
         Activation activation = stager.activate(addon, staged);
         UnitRecord before = record.orElse(null);
         List<String> known = before == null ? List.of() : before.all();
@@ -176,7 +166,7 @@ public final class UnitSupervisor {
         }
         try {
             if (previousConfig.isPresent()) {
-                writeAtomically(config, previousConfig.get());
+                AddonConfigFile.writeAtomically(config, previousConfig.get());
             } else {
                 Files.deleteIfExists(config);
             }
@@ -226,88 +216,40 @@ public final class UnitSupervisor {
         UnitRecord r = record.get();
         Optional<String> version = Optional.of(r.version());
         if (!r.pending().isEmpty()) {
-            return of(id, SupervisionState.FAILED, version, "an install of " + r.pending()
+            return statuses.of(id, SupervisionState.FAILED, version, "an install of " + r.pending()
                     + " did not finish (the agent stopped); it is applied again");
         }
         for (String unit : r.units()) {
             Path file = layout.unitDir().resolve(unit);
             if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                return of(id, SupervisionState.PENDING, version, unit + " was deleted outside Steward");
+                return statuses.of(id, SupervisionState.PENDING, version, unit + " was deleted outside Steward");
             }
             String expected = r.files().get(unit);
             if (expected != null && !expected.equals(sha256(file))) {
-                return of(id, SupervisionState.PENDING, version, unit + " was changed outside Steward");
+                return statuses.of(id, SupervisionState.PENDING, version, unit + " was changed outside Steward");
             }
         }
         try {
             UnitState p = systemd.unit(r.primary());
             if (!p.loaded()) {
-                return of(id, SupervisionState.PENDING, version, p.name() + " is not loaded (" + p.loadState() + ")");
+                return statuses.of(id, SupervisionState.PENDING, version, p.name() + " is not loaded (" + p.loadState() + ")");
             }
             if (!p.enabled() && !"static".equals(p.unitFileState())) {     // static: no [Install], nothing to link
-                return of(id, SupervisionState.PENDING, version, p.name() + " is " + (p.unitFileState().isEmpty()
+                return statuses.of(id, SupervisionState.PENDING, version, p.name() + " is " + (p.unitFileState().isEmpty()
                         ? "not enabled" : p.unitFileState()) + " (changed outside Steward)");
             }
-            return timer ? timerStatus(id, version, p) : serviceStatus(id, version, p).withRestarts(p.restarts());
+            return timer ? timerStatus(id, version, p) : statuses.service(id, version, p).withRestarts(p.restarts());
         } catch (SystemdException e) {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": reading " + r.primary()
                     + " from systemd failed: " + e.getMessage(), e);
         }
     }
 
-    private SupervisionStatus serviceStatus(AddonId id, Optional<String> version, UnitState s) {
-        String since = s.activeEnterTimestamp().map(t -> " since " + TIME.format(t)).orElse("");
-        String pid = s.mainPid().isPresent() ? ", pid " + s.mainPid().getAsLong() : "";
-        return switch (s.activeState()) {
-            case ACTIVE, RELOADING -> of(id, SupervisionState.READY, version, s.name() + " " + s.activeState().wireName()
-                    + "/" + s.subState() + since + pid);
-            case ACTIVATING -> "auto-restart".equals(s.subState())
-                    ? of(id, SupervisionState.BACKOFF, version, s.name() + " is restarting after a failure ("
-                    + s.describe() + ")")
-                    : of(id, SupervisionState.STARTING, version, s.name() + " is starting (" + s.describe() + ")");
-            case DEACTIVATING -> of(id, SupervisionState.DEGRADED, version, s.name() + " is stopping ("
-                    + s.describe() + ")");
-            case FAILED -> of(id, SupervisionState.FAILED, version, s.name() + " failed (" + s.describe() + ")");
-            case INACTIVE -> "oneshot".equals(s.serviceType()) && "success".equals(s.result())
-                    ? of(id, SupervisionState.READY, version, s.name() + " completed successfully")
-                    : of(id, SupervisionState.FAILED, version, s.name() + " is stopped (" + s.describe() + ")");
-            default -> of(id, SupervisionState.DEGRADED, version, s.name() + " is " + s.describe());
-        };
-    }
-
     private SupervisionStatus timerStatus(AddonId id, Optional<String> version, UnitState t) throws SystemdException {
         String target = t.triggers().isEmpty()
                 ? t.name().substring(0, t.name().length() - ".timer".length()) + ".service" : t.triggers();
         UnitState svc = systemd.unit(target);
-        return timerState(id, version, t, svc).withRestarts(svc.restarts());
-    }
-
-    private SupervisionStatus timerState(AddonId id, Optional<String> version, UnitState t, UnitState svc) {
-        String next = t.nextElapse().map(n -> "next run at " + TIME.format(n.truncatedTo(ChronoUnit.SECONDS)))
-                .orElse("no next run scheduled");
-        String last = t.lastTrigger().map(l -> "; last run at " + TIME.format(l.truncatedTo(ChronoUnit.SECONDS)))
-                .orElse("");
-        if (t.activeState() == ActiveState.FAILED || t.activeState() == ActiveState.INACTIVE) {
-            return of(id, SupervisionState.FAILED, version, t.name() + " is not scheduling (" + t.describe() + ")");
-        }
-        boolean serviceFailed = svc.activeState() == ActiveState.FAILED
-                || !svc.result().isEmpty() && !"success".equals(svc.result());
-        if (serviceFailed) {
-            return of(id, SupervisionState.FAILED, version, "the last run of " + svc.name() + " failed ("
-                    + svc.describe() + "); " + next);
-        }
-        if ("running".equals(t.subState()) || svc.activeState() == ActiveState.ACTIVATING
-                || svc.activeState() == ActiveState.ACTIVE && "running".equals(svc.subState())) {
-            return of(id, SupervisionState.READY, version, svc.name() + " is running" + last + "; " + next);
-        }
-        if ("waiting".equals(t.subState()) && t.nextElapse().isPresent()) {
-            return of(id, SupervisionState.READY, version, t.name() + " is scheduled, " + next + last);
-        }
-        return of(id, SupervisionState.DEGRADED, version, t.name() + " is " + t.describe() + ", " + next);
-    }
-
-    private SupervisionStatus of(AddonId id, SupervisionState state, Optional<String> version, String detail) {
-        return SupervisionStatus.of(id, kind, state, version, detail);
+        return statuses.timer(id, version, t, svc).withRestarts(svc.restarts());
     }
 
     // ---- discovery and checks -------------------------------------------------------------------------
@@ -378,65 +320,6 @@ public final class UnitSupervisor {
 
     // ---- config, records, hashes ---------------------------------------------------------------------------
 
-    private void writeConfig(AddonId id, StagedArtifact staged, Assignment a, Path config) throws SupervisionException {
-        try {
-            JsonObject merged = new JsonObject();
-            Optional<String> defaultName = staged.manifest().config();
-            if (defaultName.isPresent()) {
-                Path file = staged.directory().resolve(defaultName.get()).normalize();
-                if (!file.startsWith(staged.directory()) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": default config "
-                            + defaultName.get() + " is not a file inside the artifact");
-                }
-                merged = object(id, Files.readString(file, StandardCharsets.UTF_8), defaultName.get());
-            }
-            merge(merged, object(id, a.configJson(), "the assignment's config"));
-            Files.createDirectories(UnitPolicy.stateDir(layout, id));
-            if (timer) {
-                createSpool(UnitPolicy.spoolDir(layout, id));
-            }
-            writeAtomically(config, (new Gson().toJson(merged) + "\n").getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot write " + config + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * A timer's runs write their results into the spool as the unit's own {@code User=} or dynamic user, so it is
-     * 1733: anyone may create a file in it, only the agent lists and reads them, nobody deletes another's file.
-     */
-    private static void createSpool(Path spool) throws IOException {
-        Files.createDirectories(spool);
-        Files.setAttribute(spool, "unix:mode", 01733);
-    }
-
-    private static JsonObject object(AddonId id, String text, String what) throws SupervisionException {
-        try {
-            JsonElement e = JsonParser.parseString(text);
-            if (!e.isJsonObject()) {
-                throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": " + what
-                        + " is not a JSON object");
-            }
-            return e.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw new SupervisionException(Disposition.PERMANENT, "add-on " + id + ": " + what + " is not valid JSON: "
-                    + e.getMessage(), e);
-        }
-    }
-
-    /** Deep merge: objects merge key by key, anything else replaces. */
-    static void merge(JsonObject into, JsonObject from) {
-        for (Map.Entry<String, JsonElement> e : from.entrySet()) {
-            JsonElement existing = into.get(e.getKey());
-            if (existing != null && existing.isJsonObject() && e.getValue().isJsonObject()) {
-                merge(existing.getAsJsonObject(), e.getValue().getAsJsonObject());
-            } else {
-                into.add(e.getKey(), e.getValue());
-            }
-        }
-    }
-
     static String fingerprint(Assignment a) {
         String text = String.join("\n", a.kind(), a.version(), a.artifact().map(ArtifactRef::sha256).orElse(""),
                 a.configJson(), a.resources().toString(), a.binary().orElse(""), String.join("\u0000", a.args()),
@@ -492,23 +375,6 @@ public final class UnitSupervisor {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": cannot delete its unit record: "
                     + e.getMessage(), e);
         }
-    }
-
-    private static Optional<byte[]> readOptional(Path file) throws SupervisionException {
-        try {
-            return Optional.of(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "cannot read " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void writeAtomically(Path file, byte[] bytes) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        Files.write(tmp, bytes);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** For tests and the benchmark: the record file of an add-on. */

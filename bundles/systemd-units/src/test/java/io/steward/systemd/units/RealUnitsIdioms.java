@@ -1,7 +1,7 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
-import io.steward.systemd.units.internal.RealUnits.Line;
-import io.steward.systemd.units.internal.RealUnits.UnitFile;
+import io.steward.systemd.units.RealUnits.Line;
+import io.steward.systemd.units.RealUnits.UnitFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;

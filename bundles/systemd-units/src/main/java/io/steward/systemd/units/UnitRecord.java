@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import java.util.List;
 import java.util.Map;

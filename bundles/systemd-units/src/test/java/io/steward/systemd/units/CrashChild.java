@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import io.steward.systemd.CallStatistics;
 import io.steward.systemd.JobResult;

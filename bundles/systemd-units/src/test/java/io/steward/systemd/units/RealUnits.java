@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.steward.oneshot.internal;
+package io.steward.oneshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

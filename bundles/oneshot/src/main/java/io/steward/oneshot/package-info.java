@@ -3,4 +3,4 @@
  * that serves a command embeds a private copy of this package ({@code -conditionalpackage}), so nothing is
  * exported and each can be updated on its own.
  */
-package io.steward.oneshot.internal;
+package io.steward.oneshot;

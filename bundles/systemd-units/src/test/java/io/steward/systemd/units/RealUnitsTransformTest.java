@@ -1,12 +1,12 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import io.steward.systemd.units.internal.RealUnits.Case;
-import io.steward.systemd.units.internal.RealUnits.UnitFile;
-import io.steward.systemd.units.internal.RealUnitsTest.Outcome;
+import io.steward.systemd.units.RealUnits.Case;
+import io.steward.systemd.units.RealUnits.UnitFile;
+import io.steward.systemd.units.RealUnitsTest.Outcome;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import io.steward.delivery.ArtifactStager;
 import io.steward.privileged.UnitInstaller;

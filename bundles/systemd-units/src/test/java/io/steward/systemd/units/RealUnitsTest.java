@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,8 +10,8 @@ import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.bus.DbusSystemdManager;
 import io.steward.systemd.testing.SystemdSandbox;
-import io.steward.systemd.units.internal.RealUnits.Case;
-import io.steward.systemd.units.internal.RealUnits.UnitFile;
+import io.steward.systemd.units.RealUnits.Case;
+import io.steward.systemd.units.RealUnits.UnitFile;
 import io.steward.systemd.units.testing.Fixture;
 import io.steward.systemd.units.testing.RepoStager;
 import java.io.IOException;

@@ -4,4 +4,4 @@
  * on its own. {@code adopt} re-attaches to the units named in the durable record
  * ({@code <data>/state/systemd/<id>.json}) without touching them.
  */
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;

@@ -1,4 +1,4 @@
-package io.steward.oneshot.internal;
+package io.steward.oneshot;
 
 import io.steward.supervision.CommandResult;
 import java.util.function.Supplier;

@@ -1,4 +1,4 @@
-package io.steward.systemd.units.internal;
+package io.steward.systemd.units;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
