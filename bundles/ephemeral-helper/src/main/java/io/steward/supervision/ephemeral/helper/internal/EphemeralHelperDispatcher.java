@@ -1,6 +1,5 @@
 package io.steward.supervision.ephemeral.helper.internal;
 
-import io.steward.delivery.Activation;
 import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
 import io.steward.helper.AddonHelper;
@@ -14,9 +13,7 @@ import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionDispatcher;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
-import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -123,6 +120,7 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
     private final Duration grace;
     private final ThreadPoolExecutor io;
     private final ProcessRunner runner;
+    private final HelperPrograms programs;
     private final Map<AddonId, Helper> helpers = new ConcurrentHashMap<>();
     private boolean active = true;   // guarded by this
 
@@ -136,6 +134,7 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
                                      Config config) {
         this.context = context;
         this.stager = stager;
+        this.programs = new HelperPrograms(stager, () -> privileged);
         if (config.max_concurrent_runs() < 1) {
             throw new IllegalArgumentException("max.concurrent.runs must be at least 1, not "
                     + config.max_concurrent_runs());
@@ -223,25 +222,15 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
         requireActive(addon.id());
         Assignment a = addon.assignment();
         Path executable = switch (a.delivery()) {
-            case "pushed_artifact" -> stageAndActivate(addon);
-            case "os_package" -> packaged(a);
+            case "pushed_artifact" -> programs.stageAndActivate(addon);
+            case "os_package" -> HelperPrograms.packaged(a);
             default -> throw new SupervisionException(Disposition.PERMANENT, "add-on " + a.id()
                     + ": apply failed: an ephemeral_helper needs a program, and delivery " + a.delivery()
                     + " ships none");
         };
-        createSpool(addon);
+        HelperPrograms.createSpool(addon);
         register(addon, executable);
         return status(a.id());
-    }
-
-    /** The spool the runs write results into (runs are the agent's user: nothing wider than 0700). */
-    private static void createSpool(AddonRecord addon) throws SupervisionException {
-        try {
-            Files.createDirectories(addon.spool());
-        } catch (IOException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + addon.id() + ": apply failed: cannot "
-                    + "create its spool " + addon.spool() + ": " + e.getMessage(), e);
-        }
     }
 
     @Override
@@ -263,8 +252,8 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
                     current.map(c -> c.manifest().version()).orElse("missing"), a.version());
             return apply(addon);
         }
-        createSpool(addon);
-        register(addon, executable(addon, current.get()));
+        HelperPrograms.createSpool(addon);
+        register(addon, programs.executable(addon, current.get()));
         return status(a.id());
     }
 
@@ -321,71 +310,6 @@ public final class EphemeralHelperDispatcher implements SupervisionDispatcher {
             throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id
                     + ": the ephemeral_helper dispatcher is stopping");
         }
-    }
-
-    /** stage → activate → check the program (and grant capabilities) → commit; rolls back on failure. */
-    private Path stageAndActivate(AddonRecord addon) throws SupervisionException {
-        AddonId id = addon.id();
-        StagedArtifact staged;
-        Activation activation;
-        try {
-            staged = stager.stage(addon);
-            activation = stager.activate(addon, staged);
-        } catch (RuntimeException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": staging failed: " + e, e);
-        }
-        try {
-            Path executable = executable(addon, staged);
-            activation.commit();
-            return executable;
-        } catch (SupervisionException | RuntimeException e) {
-            SupervisionException failure = e instanceof SupervisionException se ? se
-                    : new SupervisionException(Disposition.TRANSIENT, "add-on " + id + ": activation failed: " + e, e);
-            try {
-                activation.rollback();
-            } catch (SupervisionException | RuntimeException r) {
-                failure.addSuppressed(r);
-            }
-            throw failure;
-        }
-    }
-
-    /** The program to run for a staged version: {@code current/<binary>}, or the path capabilities were granted on. */
-    private Path executable(AddonRecord addon, StagedArtifact staged) throws SupervisionException {
-        Assignment a = addon.assignment();
-        String binary = a.binary().orElse(staged.manifest().binary());
-        Path inVersion = staged.directory().resolve(binary).normalize();
-        if (!inVersion.startsWith(staged.directory()) || !Files.isRegularFile(inVersion, LinkOption.NOFOLLOW_LINKS)
-                || !Files.isExecutable(inVersion)) {
-            throw new SupervisionException(Disposition.PERMANENT, "add-on " + a.id() + ": activation failed: "
-                    + binary + " is not an executable file in version " + staged.manifest().version());
-        }
-        if (a.capabilities().isEmpty()) {
-            // through current: a run follows what current points at, including after a rollback
-            return addon.current().resolve(binary);
-        }
-        PrivilegedOperations p = privileged;
-        if (p == null) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + a.id() + ": granting capabilities "
-                    + a.capabilities() + " failed: no privileged-operations service is registered");
-        }
-        try {
-            return p.grantCapabilities(a.id(), staged, binary, a.capabilities());
-        } catch (RuntimeException e) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + a.id() + ": granting capabilities "
-                    + a.capabilities() + " failed: " + e, e);
-        }
-    }
-
-    /** os_package: the package put the program in place; file capabilities are the package's business. */
-    private static Path packaged(Assignment a) throws SupervisionException {
-        Path executable = Path.of(a.binary().orElseThrow(() -> new SupervisionException(Disposition.PERMANENT,
-                "add-on " + a.id() + ": apply failed: delivery os_package needs a binary path")));
-        if (!Files.isRegularFile(executable) || !Files.isExecutable(executable)) {
-            throw new SupervisionException(Disposition.TRANSIENT, "add-on " + a.id() + ": apply failed: "
-                    + executable + " is not an executable file (is its package installed?)");
-        }
-        return executable;
     }
 
     private void register(AddonRecord addon, Path executable) {
