@@ -103,13 +103,7 @@ final class Convergence {
             limits = cgroups.apply(id, run.pid, a.resources());
         }
         synchronized (s) {
-            s.spec = spec.reconfigured(a.resources(), hash);
-            if (action != null) {
-                s.lastAction = action;
-            }
-            if (limitsChanged) {
-                s.limitsProblem = limits.orElse(null);
-            }
+            s.reconfigured(spec.reconfigured(a.resources(), hash), action, limitsChanged, limits.orElse(null));
             recorder.persistQuietly(s);
         }
         return true;
@@ -130,9 +124,7 @@ final class Convergence {
                 ProcessStopper.stop(s, oldRun, oldSpec == null ? defaults.stopGrace() : oldSpec.params().stopGrace());
             }
             synchronized (s) {
-                s.spec = p.spec();
-                s.history = RestartPolicy.History.NONE;
-                s.lastAction = "";
+                s.newVersion(p.spec());
             }
             Running run = launcher.start(s, p.spec());
             readiness.awaitReady(s, run, p.spec());
@@ -189,8 +181,7 @@ final class Convergence {
         if (oldSpec == null) {
             // a first install that failed leaves nothing behind but its logs
             synchronized (s) {
-                s.run = null;
-                s.spec = null;
+                s.forget();
             }
             sockets.unbind(id);
             try {
@@ -220,9 +211,7 @@ final class Convergence {
                     recorder.persistQuietly(s);
                 }
             } else {
-                s.run = null;
-                s.enter(before.phase(), before.detail());
-                s.restartAtNanos = before.restartAt();
+                s.restore(before.phase(), before.detail(), before.restartAt());
                 recorder.persistQuietly(s);
             }
         }

@@ -1,7 +1,6 @@
 package io.steward.supervision.sidecar.internal;
 
 import io.steward.supervision.AddonId;
-import io.steward.supervision.sidecar.internal.Supervised.Phase;
 import io.steward.supervision.sidecar.internal.Supervised.Running;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -52,9 +51,7 @@ final class Launcher {
         String launchId = Launches.newId();
         synchronized (s) {
             // durable before the process exists: an agent killed before the pid is recorded finds it by this id
-            s.run = null;
-            s.launchId = launchId;
-            s.enter(Phase.STARTING, "");
+            s.launching(launchId);
             try {
                 recorder.persist(s);
             } catch (IOException e) {
@@ -80,11 +77,7 @@ final class Launcher {
             long pid = launched.pid();
             Instant startInstant = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
             Running run = new Running(pid, launched.keeper(), false, startInstant, launched.startTicks(), startedNanos);
-            s.run = run;
-            s.statusText = "";
-            s.stopping = false;
-            s.reloading = false;
-            s.enter(Phase.STARTING, "");
+            s.started(run);
             s.limitsProblem = cgroups.apply(id, pid, spec.resources()).orElse(null);
             try {
                 recorder.persist(s);

@@ -44,9 +44,7 @@ final class ProcessStopper {
             }
         }
         synchronized (s) {
-            if (s.run == run) {
-                s.run = null;
-            }
+            s.stopped(run);
         }
         LOG.info("Add-on {}: pid {} stopped", s.id, run.pid);
     }

@@ -278,8 +278,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                         + e.getMessage(), e);
             }
             synchronized (s) {
-                s.run = null;
-                s.spec = null;
+                s.forget();
             }
             table.remove(id, s);
             LOG.info("Add-on {} stopped and removed", id);
@@ -321,8 +320,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         }
         Optional<Running> live = recorder.records().liveProcess(id, stored);
         synchronized (s) {
-            s.spec = spec;
-            s.launchId = stored.has("launch_id") ? stored.get("launch_id").getAsString() : null;
+            s.recorded(spec, stored.has("launch_id") ? stored.get("launch_id").getAsString() : null);
             if (live.isPresent()) {
                 Running run = live.get();
                 try {
@@ -335,17 +333,13 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 run.lastWatchdogNanos = System.nanoTime();
                 // it may have become ready while nobody listened: a fresh start timeout from now
                 run.extendUntilNanos = System.nanoTime() + spec.params().startTimeout().toNanos();
-                s.run = run;
-                s.limitsProblem = stored.has("limits_problem") ? stored.get("limits_problem").getAsString() : null;
-                s.enter(run.ready ? Phase.READY : Phase.STARTING, "");
+                s.adopted(run, stored.has("limits_problem") ? stored.get("limits_problem").getAsString() : null);
                 LOG.info("Add-on {}: adopted pid {} (version {}), not restarted", id, run.pid, spec.version());
             } else if (stored.has("rejected")) {
                 s.run = null;
                 s.enter(Phase.REJECTED, stored.get("rejected").getAsString());
             } else {
-                s.run = null;
-                s.enter(Phase.BACKOFF, "its recorded process is gone");
-                s.restartAtNanos = System.nanoTime();
+                s.backoff(System.nanoTime(), "its recorded process is gone");
                 LOG.info("Add-on {}: recorded pid {} is gone; starting it again", id,
                         stored.has("pid") ? stored.get("pid").getAsLong() : 0);
             }

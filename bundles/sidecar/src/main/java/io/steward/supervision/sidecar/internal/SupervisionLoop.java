@@ -155,8 +155,7 @@ final class SupervisionLoop {
         }
         Decision d = policy.onExit(s.history, run.endReason == null ? code : OptionalInt.empty(),
                 spec.params().permanentExitCodes(), uptime, Instant.now(), ThreadLocalRandom.current().nextDouble());
-        s.run = null;
-        s.history = d.history();
+        s.exited(d.history());
         if (d.action() != RestartPolicy.Action.REJECT) {     // restarted now or after the crash-loop delay
             StewardObserver.each(observers, o -> o.restarted(s.id));
         }
@@ -167,14 +166,12 @@ final class SupervisionLoop {
                 LOG.error("Add-on {}: {}", s.id, s.detail);
             }
             case CRASH_LOOP -> {
-                s.restartAtNanos = now + d.delay().toNanos();
-                s.enter(Phase.BACKOFF, "crash loop: " + d.history().exits().size() + " exits within "
+                s.backoff(now + d.delay().toNanos(), "crash loop: " + d.history().exits().size() + " exits within "
                         + policy.window().toSeconds() + "s, the last " + what + " after " + millis(uptime));
                 LOG.warn("Add-on {}: {}; next start in {}", s.id, s.detail, millis(d.delay()));
             }
             case RESTART -> {
-                s.restartAtNanos = now + d.delay().toNanos();
-                s.enter(Phase.BACKOFF, what + " after " + millis(uptime) + "; restart " + d.attempt());
+                s.backoff(now + d.delay().toNanos(), what + " after " + millis(uptime) + "; restart " + d.attempt());
                 LOG.warn("Add-on {}: pid {} {}; restart {} in {}", s.id, run.pid, what + " after " + millis(uptime),
                         d.attempt(), millis(d.delay()));
             }
