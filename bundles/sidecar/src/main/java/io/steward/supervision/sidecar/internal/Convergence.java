@@ -205,8 +205,7 @@ final class Convergence {
                     launcher.start(s, oldSpec);
                     LOG.info("Add-on {}: rolled back to version {} (pid {})", id, oldSpec.version(), s.run.pid);
                 } catch (IOException e) {
-                    s.run = null;
-                    s.enter(Phase.FAILED, "cannot restart version " + oldSpec.version() + " after a failed update: "
+                    s.down(Phase.FAILED, "cannot restart version " + oldSpec.version() + " after a failed update: "
                             + e.getMessage());
                     recorder.persistQuietly(s);
                 }

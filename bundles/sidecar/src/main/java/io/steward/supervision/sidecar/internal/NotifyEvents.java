@@ -35,28 +35,12 @@ final class NotifyEvents implements NotifyHub.Sink {
                 return;
             }
             long now = System.nanoTime();
-            m.status().ifPresent(text -> s.statusText = text);
-            if (m.watchdog()) {
-                run.lastWatchdogNanos = now;
-            }
-            m.watchdogUsec().ifPresent(usec -> {
-                run.watchdogNanos = usec * 1000;
-                run.lastWatchdogNanos = now;
-            });
-            m.extendTimeoutUsec().ifPresent(usec -> run.extendUntilNanos = now + usec * 1000);
-            if (m.stopping()) {
-                s.stopping = true;
-            }
-            if (m.reloading()) {
-                s.reloading = true;
-            }
-            if (m.ready()) {
-                s.reloading = false;
-                if (!run.ready) {
-                    run.ready = true;
-                    if (!s.busy) {
-                        readiness.markReady(s, run);
-                    }
+            s.announced(m);
+            run.heard(m, now);
+            if (m.ready() && !run.ready) {
+                run.ready = true;
+                if (!s.busy) {
+                    readiness.markReady(s, run);
                 }
             }
             if (m.watchdogTrigger() && run.endReason == null && !s.busy) {

@@ -336,8 +336,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
                 s.adopted(run, stored.has("limits_problem") ? stored.get("limits_problem").getAsString() : null);
                 LOG.info("Add-on {}: adopted pid {} (version {}), not restarted", id, run.pid, spec.version());
             } else if (stored.has("rejected")) {
-                s.run = null;
-                s.enter(Phase.REJECTED, stored.get("rejected").getAsString());
+                s.down(Phase.REJECTED, stored.get("rejected").getAsString());
             } else {
                 s.backoff(System.nanoTime(), "its recorded process is gone");
                 LOG.info("Add-on {}: recorded pid {} is gone; starting it again", id,

@@ -61,6 +61,18 @@ final class Supervised {
             return Processes.alive(pid, startTicks);
         }
 
+        /** WATCHDOG=1, WATCHDOG_USEC= and EXTEND_TIMEOUT_USEC= of a message received at {@code now}. */
+        void heard(NotifyMessage m, long now) {
+            if (m.watchdog()) {
+                lastWatchdogNanos = now;
+            }
+            m.watchdogUsec().ifPresent(usec -> {
+                watchdogNanos = usec * 1000;
+                lastWatchdogNanos = now;
+            });
+            m.extendTimeoutUsec().ifPresent(usec -> extendUntilNanos = now + usec * 1000);
+        }
+
         /**
          * Gone, and its end settled: its keeper has recorded the status (or is gone too, or took too long).
          * Cheap enough for every supervision pass: the keeper's exit file is looked for each time (one stat of a
@@ -161,6 +173,20 @@ final class Supervised {
         enter(live.ready ? Phase.READY : Phase.STARTING, "");
     }
 
+    /** What the add-on says of itself: STATUS=, STOPPING=1, RELOADING=1 (until READY=1). */
+    void announced(NotifyMessage m) {
+        m.status().ifPresent(text -> statusText = text);
+        if (m.stopping()) {
+            stopping = true;
+        }
+        if (m.reloading()) {
+            reloading = true;
+        }
+        if (m.ready()) {
+            reloading = false;
+        }
+    }
+
     /** A new version replaces the old one: its restart history and last action start empty. */
     void newVersion(Spec next) {
         spec = next;
@@ -194,9 +220,14 @@ final class Supervised {
 
     /** Back to a phase saved before a failed update, without a process. */
     void restore(Phase saved, String savedDetail, long savedRestartAtNanos) {
-        run = null;
-        enter(saved, savedDetail);
+        down(saved, savedDetail);
         restartAtNanos = savedRestartAtNanos;
+    }
+
+    /** No process, and in {@code next} for {@code why} (FAILED or REJECTED: nothing restarts it on its own). */
+    void down(Phase next, String why) {
+        run = null;
+        enter(next, why);
     }
 
     /** The process was stopped: forgotten, unless another one has replaced it meanwhile. */
