@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * and a restart policy ({@link RestartPolicy}). Configuration PID {@value #PID}.
  * <p>
  * This class is the SPI facade and the wiring: an operation takes the add-on from the {@link AddonTable},
- * takes over a recorded process ({@code reattach}), and hands it to {@link Convergence} (reload, or replace
+ * takes over a recorded process ({@link Adopter}), and hands it to {@link Convergence} (reload, or replace
  * through {@link Preparer}, {@link ProcessStopper}, {@link Launcher} and {@link Readiness}); {@link SupervisionLoop}
  * watches what runs, {@link NotifyEvents} applies sd_notify messages, {@link Recorder} writes the durable
  * state and {@link StatusReport} words the status.
@@ -124,6 +124,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     private final StatusReport report;
     private final NotifyEvents events;
     private final Convergence convergence;
+    private final Adopter adopter;
     private final SupervisionLoop loop;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -163,6 +164,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
         this.recorder = new Recorder(new SidecarRecords(layout.state().resolve("sidecar"), Processes.bootId()), sockets);
         this.cgroups = new Cgroups(Path.of("/proc/self/mountinfo"));
         this.report = new StatusReport(readyGrace);
+        this.adopter = new Adopter(recorder, sockets);
         Readiness readiness = new Readiness(readyGrace, table, recorder, files);
         this.events = new NotifyEvents(table, readiness);
         Launcher launcher = new Launcher(files, sockets, recorder, cgroups);
@@ -198,7 +200,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             }
             if (!known) {
                 // what an earlier dispatcher or agent left, even half started, is taken over, never started twice
-                recorder.read(record.id()).ifPresent(stored -> reattach(s, stored));
+                recorder.read(record.id()).ifPresent(stored -> adopter.reattach(s, stored));
             }
             convergence.converge(s, record, true);
             return report.status(s);
@@ -219,7 +221,7 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
             if (!live) {
                 Optional<JsonObject> stored = recorder.read(a.id());
                 if (stored.isPresent()) {
-                    reattach(s, stored.get());
+                    adopter.reattach(s, stored.get());
                 }
             }
             synchronized (s) {
@@ -304,49 +306,6 @@ public final class SidecarDispatcher implements SupervisionDispatcher {
     /** Supervision passes done so far: tests wait for a number of passes, never for a length of time. */
     long supervisionTicks() {
         return loop.ticks();
-    }
-
-    // ---- adoption -------------------------------------------------------------------------------------
-
-    /** Takes over what an earlier dispatcher or agent recorded: the live process, or the spec of a dead one. */
-    private void reattach(Supervised s, JsonObject stored) {
-        AddonId id = s.id;
-        Spec spec;
-        try {
-            spec = Spec.fromJson(stored.getAsJsonObject("spec"));
-        } catch (RuntimeException e) {
-            LOG.warn("Add-on {}: ignoring unreadable {}: {}", id, recorder.stateFile(id), e.toString());
-            return;
-        }
-        Optional<Running> live = recorder.records().liveProcess(id, stored);
-        synchronized (s) {
-            s.recorded(spec, stored.has("launch_id") ? stored.get("launch_id").getAsString() : null);
-            if (live.isPresent()) {
-                Running run = live.get();
-                try {
-                    sockets.hub().bind(id, stored.has("notify_socket") ? stored.get("notify_socket").getAsString()
-                            : sockets.address(id));
-                } catch (IOException e) {
-                    LOG.warn("Add-on {}: cannot bind its notify socket again: {}", id, e.getMessage());
-                }
-                run.ready = bool(stored, "ready");
-                run.lastWatchdogNanos = System.nanoTime();
-                // it may have become ready while nobody listened: a fresh start timeout from now
-                run.extendUntilNanos = System.nanoTime() + spec.params().startTimeout().toNanos();
-                s.adopted(run, stored.has("limits_problem") ? stored.get("limits_problem").getAsString() : null);
-                LOG.info("Add-on {}: adopted pid {} (version {}), not restarted", id, run.pid, spec.version());
-            } else if (stored.has("rejected")) {
-                s.down(Phase.REJECTED, stored.get("rejected").getAsString());
-            } else {
-                s.backoff(System.nanoTime(), "its recorded process is gone");
-                LOG.info("Add-on {}: recorded pid {} is gone; starting it again", id,
-                        stored.has("pid") ? stored.get("pid").getAsLong() : 0);
-            }
-        }
-    }
-
-    private static boolean bool(JsonObject o, String key) {
-        return o.has(key) && o.get(key).getAsBoolean();
     }
 
     private static ThreadFactory named(String prefix) {
