@@ -8,7 +8,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The supervision state of one add-on inside one dispatcher instance. Every field is guarded by the
  * object's monitor; {@link #busy} marks an apply, adopt or remove in progress, during which the
- * supervisor thread leaves the add-on alone (the operation owns it).
+ * supervisor thread leaves the add-on alone (the operation owns it). A change that touches several fields
+ * at once is one of its transitions ({@link #started}, {@link #backoff}, {@link #forget}...), so that what
+ * belongs together changes together.
  */
 final class Supervised {
     /** Where an add-on is in its life. */
@@ -57,6 +59,18 @@ final class Supervised {
 
         boolean alive() {
             return Processes.alive(pid, startTicks);
+        }
+
+        /** WATCHDOG=1, WATCHDOG_USEC= and EXTEND_TIMEOUT_USEC= of a message received at {@code now}. */
+        void heard(NotifyMessage m, long now) {
+            if (m.watchdog()) {
+                lastWatchdogNanos = now;
+            }
+            m.watchdogUsec().ifPresent(usec -> {
+                watchdogNanos = usec * 1000;
+                lastWatchdogNanos = now;
+            });
+            m.extendTimeoutUsec().ifPresent(usec -> extendUntilNanos = now + usec * 1000);
         }
 
         /**
@@ -120,11 +134,112 @@ final class Supervised {
         this.id = id;
     }
 
+    // Transitions: the caller holds this object's monitor for each of them.
+
     void enter(Phase next, String why) {
         if (phase != next) {
             since = Instant.now();
         }
         phase = next;
         detail = why == null ? "" : why;
+    }
+
+    /** A launch is about to be spawned: recorded by its id before the process exists. */
+    void launching(String nextLaunchId) {
+        run = null;
+        launchId = nextLaunchId;
+        enter(Phase.STARTING, "");
+    }
+
+    /** The spawned process, starting; what the previous one said of itself is forgotten. */
+    void started(Running started) {
+        run = started;
+        statusText = "";
+        stopping = false;
+        reloading = false;
+        enter(Phase.STARTING, "");
+    }
+
+    /** What durable state recorded: the spec and the id of the latest launch. */
+    void recorded(Spec recordedSpec, String recordedLaunchId) {
+        spec = recordedSpec;
+        launchId = recordedLaunchId;
+    }
+
+    /** A recorded process found alive and taken over as it is. */
+    void adopted(Running live, String recordedLimitsProblem) {
+        run = live;
+        limitsProblem = recordedLimitsProblem;
+        enter(live.ready ? Phase.READY : Phase.STARTING, "");
+    }
+
+    /** What the add-on says of itself: STATUS=, STOPPING=1, RELOADING=1 (until READY=1). */
+    void announced(NotifyMessage m) {
+        m.status().ifPresent(text -> statusText = text);
+        if (m.stopping()) {
+            stopping = true;
+        }
+        if (m.reloading()) {
+            reloading = true;
+        }
+        if (m.ready()) {
+            reloading = false;
+        }
+    }
+
+    /** A new version replaces the old one: its restart history and last action start empty. */
+    void newVersion(Spec next) {
+        spec = next;
+        history = RestartPolicy.History.NONE;
+        lastAction = "";
+    }
+
+    /** Same version, new config hash or limits, applied to the running process. */
+    void reconfigured(Spec next, String action, boolean limitsChanged, String limits) {
+        spec = next;
+        if (action != null) {
+            lastAction = action;
+        }
+        if (limitsChanged) {
+            limitsProblem = limits;
+        }
+    }
+
+    /** The process ended and the restart policy has decided; the phase comes next. */
+    void exited(RestartPolicy.History next) {
+        run = null;
+        history = next;
+    }
+
+    /** No process, waiting to start again at {@code atNanos} ({@link System#nanoTime()}). */
+    void backoff(long atNanos, String why) {
+        run = null;
+        restartAtNanos = atNanos;
+        enter(Phase.BACKOFF, why);
+    }
+
+    /** Back to a phase saved before a failed update, without a process. */
+    void restore(Phase saved, String savedDetail, long savedRestartAtNanos) {
+        down(saved, savedDetail);
+        restartAtNanos = savedRestartAtNanos;
+    }
+
+    /** No process, and in {@code next} for {@code why} (FAILED or REJECTED: nothing restarts it on its own). */
+    void down(Phase next, String why) {
+        run = null;
+        enter(next, why);
+    }
+
+    /** The process was stopped: forgotten, unless another one has replaced it meanwhile. */
+    void stopped(Running stoppedRun) {
+        if (run == stoppedRun) {
+            run = null;
+        }
+    }
+
+    /** Nothing left to supervise: removed, or a first install that failed. */
+    void forget() {
+        run = null;
+        spec = null;
     }
 }

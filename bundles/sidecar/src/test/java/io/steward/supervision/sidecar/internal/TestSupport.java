@@ -28,9 +28,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /** Shared test plumbing: typed config from a map, a fake stager over prepared directories, add-on scripts. */
 final class TestSupport {
@@ -145,32 +146,8 @@ final class TestSupport {
 
     /** Polls {@code condition} every 20 ms until it holds or {@code deadline} passes. */
     static void await(String what, Duration deadline, java.util.concurrent.Callable<Boolean> condition) {
-        long end = System.nanoTime() + deadline.toNanos();
-        Throwable last = null;
-        while (true) {
-            try {
-                if (Boolean.TRUE.equals(condition.call())) {
-                    return;
-                }
-                last = null;
-            } catch (Exception | AssertionError e) {
-                last = e;
-            }
-            if (System.nanoTime() - end > 0) {
-                AssertionError failure = new AssertionError("timed out after " + deadline.toMillis() + " ms waiting until "
-                        + what + (last == null ? "" : " (last error: " + last + ")"));
-                if (last != null) {
-                    failure.initCause(last);
-                }
-                throw failure;
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted waiting until " + what, e);
-            }
-        }
+        Awaitility.await(what).atMost(deadline).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(20))
+                .ignoreExceptions().until(condition);
     }
 
     static void await(String what, java.util.concurrent.Callable<Boolean> condition) {
@@ -211,14 +188,12 @@ final class TestSupport {
                 }
             }
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (keepers.stream().anyMatch(TestSupport::alive) && System.nanoTime() - deadline < 0) {
-            try {
-                Thread.sleep(10);           // polling a condition with a deadline: nothing signals a keeper's end
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+        try {
+            // polling a condition with a deadline: nothing signals a keeper's end
+            Awaitility.await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10))
+                    .until(() -> keepers.stream().noneMatch(TestSupport::alive));
+        } catch (ConditionTimeoutException e) {
+            // as before: a keeper still up after 10 s is left to the next test's cleanup
         }
     }
 
