@@ -105,11 +105,7 @@ final class VersionStaging {
             } catch (IOException e) {
                 throw fail.temporary(Fetcher.STEP, "cannot close the artifact: " + Failures.describe(e), e);
             }
-            if (!MessageDigest.isEqual(result.sha256().getBytes(StandardCharsets.US_ASCII),
-                    sha.getBytes(StandardCharsets.US_ASCII))) {
-                throw fail.permanent("verify", "digest mismatch: the artifact's sha256 is " + result.sha256()
-                        + ", the assignment expects " + sha);
-            }
+            checkDigest(fail, result, sha);
             keep.commit(ArtifactVerifier.artifactFile(addon.home(), sha), syncFiles);
             LOG.info("Add-on {}: kept its artifact again for the updater ({})", id, sha);
         }
@@ -142,11 +138,7 @@ final class VersionStaging {
             } finally {
                 sink.abort();
             }
-            if (!MessageDigest.isEqual(result.sha256().getBytes(StandardCharsets.US_ASCII),
-                    sha.getBytes(StandardCharsets.US_ASCII))) {
-                throw fail.permanent("verify", "digest mismatch: the artifact's sha256 is " + result.sha256()
-                        + ", the assignment expects " + sha);
-            }
+            checkDigest(fail, result, sha);
             AddonManifest manifest = StagedManifest.checked(fail, result, a);
             checkpoint.accept("extracted");
             if (keep != null) {     // before the version appears: a staged version always has its artifact
@@ -181,6 +173,15 @@ final class VersionStaging {
             } catch (IOException e) {
                 LOG.warn("Add-on {}: cannot delete {}; the next stage will", a.id(), work, e);
             }
+        }
+    }
+
+    /** The digest of what was read against the assignment's, in constant time. */
+    private static void checkDigest(Failures fail, ArtifactReader.Result result, String sha) throws SupervisionException {
+        if (!MessageDigest.isEqual(result.sha256().getBytes(StandardCharsets.US_ASCII),
+                sha.getBytes(StandardCharsets.US_ASCII))) {
+            throw fail.permanent("verify", "digest mismatch: the artifact's sha256 is " + result.sha256()
+                    + ", the assignment expects " + sha);
         }
     }
 
