@@ -59,20 +59,25 @@ public final class FileOps {
 
     /** A new directory only the agent can enter (0700), under {@code parent}. */
     public static Path privateDirectory(Path parent, String prefix) throws IOException {
-        ensurePrivateParent(parent);
-        Path dir = parent.resolve(prefix + random());
-        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
-        Files.setPosixFilePermissions(dir, PRIVATE_DIR);
-        return dir;
+        return createPrivate(parent, prefix, true);
     }
 
     /** A new empty file only the agent can read (0600), under {@code parent}. */
     public static Path privateFile(Path parent, String prefix) throws IOException {
+        return createPrivate(parent, prefix, false);
+    }
+
+    private static Path createPrivate(Path parent, String prefix, boolean directory) throws IOException {
         ensurePrivateParent(parent);
-        Path file = parent.resolve(prefix + random());
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
-        Files.setPosixFilePermissions(file, PRIVATE_FILE);
-        return file;
+        Path path = parent.resolve(prefix + random());
+        Set<PosixFilePermission> mode = directory ? PRIVATE_DIR : PRIVATE_FILE;
+        if (directory) {
+            Files.createDirectory(path, PosixFilePermissions.asFileAttribute(mode));
+        } else {
+            Files.createFile(path, PosixFilePermissions.asFileAttribute(mode));
+        }
+        Files.setPosixFilePermissions(path, mode);     // whatever the umask
+        return path;
     }
 
     private static void ensurePrivateParent(Path parent) throws IOException {
