@@ -1,19 +1,19 @@
 package io.steward.bench;
 
-import io.steward.delivery.internal.DeliveryStager;
+import io.steward.delivery.staging.Stager;
+import io.steward.delivery.staging.StagingSettings;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.ArtifactRef;
 import io.steward.supervision.Assignment;
+import io.steward.supervision.HostLayout;
 import io.steward.supervision.Resources;
 import io.steward.supervision.spi.AddonRecord;
-import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.osgi.framework.BundleContext;
 
 /**
  * Times Steward's verify-and-stage of one artifact (one pass: SHA-256 while inflating and extracting,
@@ -35,11 +35,8 @@ public final class StageBench {
         boolean sync = Boolean.parseBoolean(args[8]);
         Map<String, String> properties = Map.of("steward.data", data.toString(), "steward.trust", args[1],
                 "steward.etc", work.resolve("etc").toString());
-        BundleContext context = proxy(BundleContext.class, (m, a) -> m.getName().equals("getProperty")
-                ? properties.get((String) a[0]) : null);
-        DeliveryStager.Config config = proxy(DeliveryStager.Config.class,
-                (m, a) -> m.getName().equals("sync_files") ? sync : m.getDefaultValue());
-        DeliveryStager stager = new DeliveryStager(context, config);
+        Stager stager = new Stager(HostLayout.from(properties::get), StagingSettings.defaults().withSyncFiles(sync), false,
+                List.of());
         AddonId id = new AddonId(args[3]);
         Assignment assignment = new Assignment(id, args[4], true, "sidecar", "pushed_artifact",
                 Optional.of(new ArtifactRef(artifact.toUri().toString(), args[5], args[6], Optional.empty())),
@@ -58,15 +55,5 @@ public final class StageBench {
         Trees.delete(data);
         Collections.sort(times);
         System.out.printf("%.3f%n", times.get(times.size() / 2));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T proxy(Class<T> type, java.util.function.BiFunction<java.lang.reflect.Method, Object[], Object> h) {
-        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (p, m, a) -> switch (m.getName()) {
-            case "hashCode" -> System.identityHashCode(p);
-            case "equals" -> p == a[0];
-            case "toString" -> type.getSimpleName();
-            default -> h.apply(m, a);
-        });
     }
 }

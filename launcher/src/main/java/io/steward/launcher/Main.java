@@ -78,7 +78,7 @@ public final class Main {
     /** With --json, an error is also one JSON object on stdout, as every command's own errors are. */
     private static void jsonError(List<String> args, PrintStream out, String message) {
         if (args.contains("--json")) {
-            String quoted = Boot.jsonArray(List.of(message));
+            String quoted = FrameworkProperties.jsonArray(List.of(message));
             out.println("{\"ok\":false,\"error\":" + quoted.substring(1, quoted.length() - 1) + "}");
         }
     }

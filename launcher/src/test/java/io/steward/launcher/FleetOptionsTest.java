@@ -27,7 +27,7 @@ class FleetOptionsTest {
         assertEquals("web-1", p.get("steward.host.id"));
         assertTrue(s.fleet().skips("io.steward.source.file"));
         assertFalse(s.fleet().skips("io.steward.source.nats"));
-        assertEquals("web-1", Boot.properties(s, Path.of("/tmp/x")).get("steward.host.id"));
+        assertEquals("web-1", FrameworkProperties.properties(s, Path.of("/tmp/x")).get("steward.host.id"));
     }
 
     @Test
@@ -40,7 +40,7 @@ class FleetOptionsTest {
     @Test
     void pollBecomesTheHttpSourcesUrlAndTheFileSourceStaysStopped() throws Exception {
         Settings s = resolve("run", "--poll", "https://cp.example/hosts/web-1", "--host-id", "web-1");
-        Map<String, String> p = Boot.properties(s, Path.of("/tmp/x"));
+        Map<String, String> p = FrameworkProperties.properties(s, Path.of("/tmp/x"));
         assertEquals("https://cp.example/hosts/web-1", p.get("steward.http.url"));
         assertEquals("web-1", p.get("steward.host.id"));
         assertEquals(null, p.get("steward.nats.servers"));

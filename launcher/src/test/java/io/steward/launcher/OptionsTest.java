@@ -51,8 +51,8 @@ class OptionsTest {
     @Test
     void toolArgumentsBecomeOneJsonArray() {
         assertEquals("[\"a b\",\"q\\\"uote\",\"back\\\\slash\",\"\\u0001\"]",
-                Boot.jsonArray(List.of("a b", "q\"uote", "back\\slash", "\u0001")));
-        assertEquals("[]", Boot.jsonArray(List.of()));
+                FrameworkProperties.jsonArray(List.of("a b", "q\"uote", "back\\slash", "\u0001")));
+        assertEquals("[]", FrameworkProperties.jsonArray(List.of()));
     }
 
     @Test

@@ -62,7 +62,7 @@ class SettingsTest {
     @Test
     void frameworkPropertiesOfAOneShotCommand() throws UsageException {
         Settings s = resolve(Map.of(), "plan", "--json", "--systemd-bus", "unix:path=/b");
-        Map<String, String> p = Boot.properties(s, Path.of("/tmp/cache"));
+        Map<String, String> p = FrameworkProperties.properties(s, Path.of("/tmp/cache"));
         assertEquals("/opt/steward/data", p.get("steward.data"));
         assertEquals("/opt/steward/etc", p.get("steward.etc"));
         assertEquals("/opt/steward/etc/trust", p.get("steward.trust"));
@@ -81,13 +81,13 @@ class SettingsTest {
 
     @Test
     void frameworkPropertiesOfTheAgent() throws UsageException {
-        Map<String, String> p = Boot.properties(resolve(Map.of(), "run"), Path.of("/opt/steward/data/cache/felix"));
+        Map<String, String> p = FrameworkProperties.properties(resolve(Map.of(), "run"), Path.of("/opt/steward/data/cache/felix"));
         assertEquals("run", p.get("steward.command"));
         assertEquals("false", p.get("steward.json"));
         assertFalse(p.containsKey("steward.systemd.bus"));
         assertEquals("onFirstInit", p.get("org.osgi.framework.storage.clean"));
         assertEquals("WARN", p.get("org.ops4j.pax.logging.DefaultServiceLog.level"), "INFO only with --verbose");
-        assertEquals("INFO", Boot.properties(resolve(Map.of(), "run", "--verbose"), Path.of("/c"))
+        assertEquals("INFO", FrameworkProperties.properties(resolve(Map.of(), "run", "--verbose"), Path.of("/c"))
                 .get("org.ops4j.pax.logging.DefaultServiceLog.level"));
         assertFalse(p.containsKey("gosh.args"), "leaving the shell stops the agent");
         assertEquals("/opt/steward/deploy,/opt/steward/etc", p.get("felix.fileinstall.dir"), "kinds, then configuration");
@@ -96,7 +96,7 @@ class SettingsTest {
         assertEquals("true", p.get("felix.fileinstall.noInitialDelay"));
         assertEquals("2", p.get("felix.fileinstall.log.level"));
         assertEquals("1", p.get("felix.resolver.parallelism"), "the agent keeps no resolver threads");
-        assertEquals("INFO", Boot.properties(resolve(Map.of(), "status", "--verbose"), Path.of("/c"))
+        assertEquals("INFO", FrameworkProperties.properties(resolve(Map.of(), "status", "--verbose"), Path.of("/c"))
                 .get("org.ops4j.pax.logging.DefaultServiceLog.level"));
     }
 }

@@ -6,7 +6,8 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import io.steward.delivery.ArtifactStager;
 import io.steward.delivery.StagedArtifact;
-import io.steward.delivery.internal.DeliveryStager;
+import io.steward.delivery.staging.Stager;
+import io.steward.delivery.staging.StagingSettings;
 import io.steward.privileged.UnitInstallRequest;
 import io.steward.privileged.UnitInstallation;
 import io.steward.privileged.client.UpdaterClient;
@@ -27,7 +28,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +37,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.newsclub.net.unix.AFUNIXSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
-import org.osgi.framework.BundleContext;
 
 /**
  * The agent side of {@link UpdaterIT}, run in a child JVM as the unprivileged agent user (setpriv): the real
@@ -57,10 +56,7 @@ public final class AgentDriver {
         DbusSystemdManager systemd = new DbusSystemdManager(args[0], Duration.ofSeconds(10));
         Map<String, String> properties = Map.of(HostLayout.DATA, args[1], HostLayout.ETC, args[2], HostLayout.TRUST,
                 args[3], HostLayout.UNIT_DIR, args[4], HostLayout.PRIVILEGED_ROOT, args[5]);
-        BundleContext context = proxy(BundleContext.class, (m, a) -> m.getName().equals("getProperty")
-                ? properties.get((String) a[0]) : null);
-        DeliveryStager.Config config = proxy(DeliveryStager.Config.class, (m, a) -> m.getDefaultValue());
-        ArtifactStager stager = new DeliveryStager(context, config);
+        ArtifactStager stager = new Stager(HostLayout.from(properties::get), StagingSettings.defaults(), false, List.of());
         UpdaterClient[] client = {new UpdaterClient(Path.of(args[6]))};
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         out.println("{\"ok\":true,\"ready\":true}");
@@ -198,15 +194,5 @@ public final class AgentDriver {
 
     private static List<String> strings(JsonArray a) {
         return a.asList().stream().map(JsonElement::getAsString).toList();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T proxy(Class<T> type, java.util.function.BiFunction<java.lang.reflect.Method, Object[], Object> h) {
-        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (p, m, a) -> switch (m.getName()) {
-            case "hashCode" -> System.identityHashCode(p);
-            case "equals" -> p == a[0];
-            case "toString" -> type.getSimpleName();
-            default -> h.apply(m, a);
-        });
     }
 }

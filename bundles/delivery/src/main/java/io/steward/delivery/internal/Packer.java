@@ -5,6 +5,7 @@ import io.steward.delivery.artifacts.ArtifactReader;
 import io.steward.delivery.artifacts.Limits;
 import io.steward.delivery.artifacts.Manifests;
 import io.steward.delivery.artifacts.Streams;
+import io.steward.delivery.staging.FileOps;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,7 +1,10 @@
 /**
  * Signed artifact delivery (PRODUCT §3, §4): {@link io.steward.delivery.internal.DeliveryStager} provides
- * {@link io.steward.delivery.ArtifactStager}; {@link io.steward.delivery.internal.DeliveryCommands} runs the
- * one-shot {@code keygen}, {@code pack} and {@code verify} commands. Nothing here is exported.
+ * {@link io.steward.delivery.ArtifactStager} (the staging itself is {@code io.steward.delivery.staging.Stager},
+ * embedded from {@code bundles/delivery-artifacts}); {@link io.steward.delivery.internal.DeliveryCommands} runs the
+ * one-shot {@code keygen}, {@code pack} and {@code verify} commands ({@code KeygenCommand}, {@code PackCommand},
+ * {@code VerifyCommand}, their arguments parsed by {@code CommandArgs} with picocli, embedded). Nothing here is
+ * exported.
  * <p>
  * When the agent is not root ({@code keep_artifacts=auto}), the stager keeps the verified artifact bytes at the
  * fixed path {@code <data>/addons/<id>/artifacts/<sha256>.tar.gz}, where the root updater re-reads and

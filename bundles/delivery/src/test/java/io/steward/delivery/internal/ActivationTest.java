@@ -11,6 +11,8 @@ import io.steward.delivery.StagedArtifact;
 import io.steward.delivery.artifacts.Progress;
 import io.steward.delivery.internal.Fixtures.Host;
 import io.steward.delivery.internal.Fixtures.Key;
+import io.steward.delivery.staging.FileOps;
+import io.steward.delivery.staging.StageMetadata;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.Assignment;
 import io.steward.supervision.Resources;

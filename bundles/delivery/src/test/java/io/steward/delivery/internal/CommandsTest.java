@@ -1,5 +1,6 @@
 package io.steward.delivery.internal;
 
+import io.steward.delivery.staging.StageMetadata;
 import io.steward.delivery.trust.Ed25519;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -31,7 +31,7 @@ public final class CrashChild {
         String pause = args[7];
         HostLayout layout = HostLayout.from(Map.of(HostLayout.DATA, args[0], HostLayout.TRUST, args[1])::get);
         DeliveryStager stager = new DeliveryStager(layout, Fixtures.config(Map.of()), false);
-        stager.checkpoint = point -> pauseAt(point, pause);
+        stager.checkpoint(point -> pauseAt(point, pause));
         AddonId id = new AddonId(args[2]);
         Assignment a = new Assignment(id, args[3], true, "sidecar", "pushed_artifact",
                 Optional.of(new ArtifactRef(args[4], args[5], args[6], Optional.empty())), Optional.of(args[2]),

@@ -13,6 +13,7 @@ import io.steward.delivery.StagedArtifact;
 import io.steward.delivery.artifacts.ArtifactReader;
 import io.steward.delivery.internal.Fixtures.Host;
 import io.steward.delivery.internal.Fixtures.Key;
+import io.steward.delivery.staging.StageMetadata;
 import io.steward.supervision.spi.AddonRecord;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.staging;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -23,9 +23,9 @@ import java.util.Optional;
  * @param key       the trusted key that matched, empty when unsigned
  * @param stagedAt  when it was staged; retention keeps the most recent
  */
-record StageMetadata(String id, String version, String sha256, String signature, String key, Instant stagedAt) {
+public record StageMetadata(String id, String version, String sha256, String signature, String key, Instant stagedAt) {
 
-    static Path file(Path versionDir) {
+    public static Path file(Path versionDir) {
         return versionDir.resolve(ArtifactReader.METADATA);
     }
 
@@ -41,7 +41,7 @@ record StageMetadata(String id, String version, String sha256, String signature,
     }
 
     /** The metadata of a version directory; empty when the file is missing or unreadable. */
-    static Optional<StageMetadata> read(Path versionDir) {
+    public static Optional<StageMetadata> read(Path versionDir) {
         try {
             String text = Files.readString(file(versionDir), StandardCharsets.UTF_8);
             JsonObject o = JsonParser.parseString(text).getAsJsonObject();
@@ -53,7 +53,7 @@ record StageMetadata(String id, String version, String sha256, String signature,
         }
     }
 
-    void write(Path versionDir) throws IOException {
+    public void write(Path versionDir) throws IOException {
         FileOps.writeAtomically(file(versionDir), toJson().getBytes(StandardCharsets.UTF_8), Sink.FILE_MODE);
     }
 }

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.staging;
 
 import io.steward.delivery.artifacts.Sink;
 import java.io.IOException;
@@ -24,22 +24,22 @@ import java.util.Optional;
 import java.util.Set;
 
 /** File-system steps that must be atomic or private: links swapped by rename, trees removed without following links. */
-final class FileOps {
-    static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
-    static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");
+public final class FileOps {
+    private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> PRIVATE_FILE = PosixFilePermissions.fromString("rw-------");
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private FileOps() {
     }
 
-    static String random() {
+    public static String random() {
         byte[] b = new byte[8];
         RANDOM.nextBytes(b);
         return HexFormat.of().formatHex(b);
     }
 
     /** Creates {@code dir} and missing parents with mode 0755 (whatever the umask). */
-    static void ensureDirectory(Path dir) throws IOException {
+    public static void ensureDirectory(Path dir) throws IOException {
         if (Files.isDirectory(dir)) {
             return;
         }
@@ -58,21 +58,26 @@ final class FileOps {
     }
 
     /** A new directory only the agent can enter (0700), under {@code parent}. */
-    static Path privateDirectory(Path parent, String prefix) throws IOException {
-        ensurePrivateParent(parent);
-        Path dir = parent.resolve(prefix + random());
-        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
-        Files.setPosixFilePermissions(dir, PRIVATE_DIR);
-        return dir;
+    public static Path privateDirectory(Path parent, String prefix) throws IOException {
+        return createPrivate(parent, prefix, true);
     }
 
     /** A new empty file only the agent can read (0600), under {@code parent}. */
-    static Path privateFile(Path parent, String prefix) throws IOException {
+    public static Path privateFile(Path parent, String prefix) throws IOException {
+        return createPrivate(parent, prefix, false);
+    }
+
+    private static Path createPrivate(Path parent, String prefix, boolean directory) throws IOException {
         ensurePrivateParent(parent);
-        Path file = parent.resolve(prefix + random());
-        Files.createFile(file, PosixFilePermissions.asFileAttribute(PRIVATE_FILE));
-        Files.setPosixFilePermissions(file, PRIVATE_FILE);
-        return file;
+        Path path = parent.resolve(prefix + random());
+        Set<PosixFilePermission> mode = directory ? PRIVATE_DIR : PRIVATE_FILE;
+        if (directory) {
+            Files.createDirectory(path, PosixFilePermissions.asFileAttribute(mode));
+        } else {
+            Files.createFile(path, PosixFilePermissions.asFileAttribute(mode));
+        }
+        Files.setPosixFilePermissions(path, mode);     // whatever the umask
+        return path;
     }
 
     private static void ensurePrivateParent(Path parent) throws IOException {
@@ -88,7 +93,7 @@ final class FileOps {
     }
 
     /** The target of a symbolic link, or empty when {@code link} is not one. */
-    static Optional<Path> readLink(Path link) throws IOException {
+    public static Optional<Path> readLink(Path link) throws IOException {
         try {
             if (!Files.isSymbolicLink(link)) {
                 return Optional.empty();
@@ -100,7 +105,7 @@ final class FileOps {
     }
 
     /** Points {@code link} at {@code target} atomically: a temporary link renamed over it. */
-    static void swapLink(Path link, Path target) throws IOException {
+    public static void swapLink(Path link, Path target) throws IOException {
         Path dir = link.getParent();
         Path tmp = dir.resolve("." + link.getFileName() + ".tmp-" + random());
         Files.createSymbolicLink(tmp, target);
@@ -114,7 +119,7 @@ final class FileOps {
     }
 
     /** Replaces {@code target} with {@code bytes}: a synced temporary sibling renamed over it. */
-    static void writeAtomically(Path target, byte[] bytes, Set<PosixFilePermission> mode) throws IOException {
+    public static void writeAtomically(Path target, byte[] bytes, Set<PosixFilePermission> mode) throws IOException {
         Path dir = target.getParent();
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp-" + random());
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -137,7 +142,7 @@ final class FileOps {
         syncDirectory(dir);
     }
 
-    static void syncDirectory(Path dir) {
+    public static void syncDirectory(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException e) {
@@ -146,7 +151,7 @@ final class FileOps {
     }
 
     /** Deletes a tree without following symbolic links; a missing tree is fine. */
-    static void deleteTree(Path root) throws IOException {
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -183,7 +188,7 @@ final class FileOps {
      * Removes a tree so that it disappears at once: renamed into {@code trash} (same file system), then
      * deleted there. A crash midway leaves the remains in {@code trash}, never a half-deleted tree in place.
      */
-    static void discard(Path tree, Path trash, String prefix) throws IOException {
+    public static void discard(Path tree, Path trash, String prefix) throws IOException {
         if (!Files.exists(tree, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -198,7 +203,7 @@ final class FileOps {
     }
 
     /** Deletes the entries of {@code dir} whose names start with {@code prefix}; errors are left for later. */
-    static int deleteMatching(Path dir, String prefix) {
+    public static int deleteMatching(Path dir, String prefix) {
         int n = 0;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, p -> p.getFileName().toString().startsWith(prefix))) {
             for (Path p : ds) {

@@ -1,4 +1,4 @@
-package io.steward.delivery.internal;
+package io.steward.delivery.staging;
 
 import io.steward.delivery.artifacts.ArtifactReader;
 import io.steward.delivery.artifacts.Failures;
