@@ -3,7 +3,7 @@
 
 For each ID (soak-sNNN: a sidecar, soak-hNN: an ephemeral helper) at versions 1.0.0 and 2.0.0, writes
 REPO/ID-VERSION.tar.gz, a deterministic gzip'd tar (addon.json and run.sh, uid 0, mtime 0), signs the statement
-steward-artifact-v1\\nID\\nVERSION\\nSHA256\\n with the Ed25519 KEY through openssl (README "Artifacts, signatures
+steward-artifact-v1\\nID\\nVERSION\\nSHA256\\n with the Ed25519 KEY through openssl (docs/artifacts.md "Artifacts, signatures
 and staging": what stock tools do), and prints "ID VERSION ASSIGNMENT-ARTIFACT-JSON" per artifact. One process
 for all of them: the soak packs 416 artifacts, and a JVM per artifact (steward pack) would take minutes here.
 

@@ -18,7 +18,7 @@ REPO=$PWD
 duration=${1:-3600}
 seed=${2:-$RANDOM$RANDOM}
 TREE=$REPO/distribution/target/steward
-# Bounds on start -> end deltas, from measured runs (README "Reliability", "Soak") with a margin: the agent's
+# Bounds on start -> end deltas, from measured runs (docs/reliability.md "Soak") with a margin: the agent's
 # RSS moves by a few MiB with its heap between two samples, its threads by the JDK's idle process-reaper threads,
 # its fds by a file or socket in use at the instant of the sample.
 BOUND_RSS_MIB=32 BOUND_THREADS=8 BOUND_FDS=16
@@ -73,7 +73,7 @@ for top in bin bundle deploy lib etc/deploy-trust; do cp -a "$TREE/$top" "$HOME_
 chown -R root:root "$HOME_DIR"; chmod -R u+rwX,go+rX,go-w "$HOME_DIR" "$ETC" "$WORK/repo"
 steward() { env -i PATH=/usr/bin:/bin LANG=C.UTF-8 HOME="$WORK" "$HOME_DIR/bin/steward" "$@"; }
 
-# artifact key (the stock tools of README "Artifacts, signatures and staging": 400 artifacts in seconds)
+# artifact key (the stock tools of docs/artifacts.md "Artifacts, signatures and staging": 400 artifacts in seconds)
 openssl genpkey -algorithm ed25519 -out "$WORK/soak.key.pem" 2>/dev/null
 openssl pkey -in "$WORK/soak.key.pem" -pubout -out "$ETC/trust/soak.pem"
 chmod 644 "$ETC/trust/soak.pem"
@@ -97,7 +97,7 @@ echo "soak: 416 artifacts packed and signed (${SECONDS} s)"
 
 # kind jars: the shipped jar of each swapped kind and a rebuilt one (its manifest's main section plus
 # Soak-Variant, every signature file dropped) signed by a kinds key this host trusts in <etc>/deploy-trust
-# (README "Signing a kind"); made in the background while the agent converges (five JVMs)
+# (docs/kinds.md "Signing a kind"); made in the background while the agent converges (five JVMs)
 KINDS=(sidecar config.toggle ephemeral.helper)
 declare -A jar_of variant_of
 for k in "${KINDS[@]}"; do

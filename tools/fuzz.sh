@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes each Jazzer target (README "Fuzzing") for DURATION (default 10m; libFuzzer syntax: 30s, 10m, 1h),
+# Fuzzes each Jazzer target (docs/testing.md "Fuzzing") for DURATION (default 10m; libFuzzer syntax: 30s, 10m, 1h),
 # one JVM per target, and prints a table: executions per target and the findings written into the corpora.
 # Usage: tools/fuzz.sh [DURATION] [extra mvn options, e.g. -Dmaven.repo.local=...]
 set -euo pipefail

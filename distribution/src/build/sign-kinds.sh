@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Signs the kinds of the tree's deploy/ with a key made for this build (standard JAR signing, jarsigner) and
-# trusts its certificate in etc/deploy-trust/, so the agent installs the kinds it ships (README "Signed kinds
+# trusts its certificate in etc/deploy-trust/, so the agent installs the kinds it ships (docs/kinds.md "Signed kinds
 # in deploy/"). The private key stays in KEYDIR (target/, never in the tree); an operator signs their own
 # kinds with their own key.
 set -euo pipefail

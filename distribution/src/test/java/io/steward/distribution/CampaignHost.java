@@ -394,7 +394,7 @@ final class CampaignHost implements AutoCloseable {
         }
     }
 
-    /** The agent's data directory (what an add-on's units run under needs to traverse it: README "Results out"). */
+    /** The agent's data directory (what an add-on's units run under needs to traverse it: docs/fleet.md "Results out"). */
     Path data() {
         return data;
     }

@@ -409,7 +409,7 @@ class DistributionIT {
     }
 
     /**
-     * README "Signed kinds in deploy/", black-box: into a running agent's deploy/ go an unsigned jar, one signed by
+     * docs/kinds.md "Signed kinds in deploy/", black-box: into a running agent's deploy/ go an unsigned jar, one signed by
      * a key nobody trusts, one signed by the trusted build key and changed afterwards, and a valid one. The three
      * are moved to deploy/.quarantine/ (one ERROR line each, an audit line each, listed by status --json), the
      * valid one is installed, and the kind that was running before is still there.
@@ -479,7 +479,7 @@ class DistributionIT {
     }
 
     /**
-     * README "Signed kinds in deploy/", the guard's neighbour: configuration. A .cfg dropped into deploy/ could
+     * docs/kinds.md "Signed kinds in deploy/", the guard's neighbour: configuration. A .cfg dropped into deploy/ could
      * reconfigure the agent (its trust, its limits, its sources) without signing anything, so it is quarantined
      * like an unsigned jar and never reaches ConfigAdmin; the same file in etc/ (the operator's) does. A jar in
      * etc/ is never installed.
@@ -546,7 +546,7 @@ class DistributionIT {
     }
 
     /**
-     * README "Health": 'steward health' beside a running agent with a ready sidecar is OK (exit 0; --json lists the
+     * docs/operations.md "Health": 'steward health' beside a running agent with a ready sidecar is OK (exit 0; --json lists the
      * agent's and the kind's checks, as the Felix Health Check services name them); once the agent is gone it is
      * CRITICAL (exit 1) and says why.
      */

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.AfterAll;
 
 /**
  * Jazzer target: the updater's side of protocol 1 ({@link Handler}: one request line in, one answer out), over a
- * real {@link Updater} whose world is a temporary directory with an empty trust store (README "Fuzzing").
+ * real {@link Updater} whose world is a temporary directory with an empty trust store (docs/testing.md "Fuzzing").
  * <p>
  * Oracle: {@code handle} never throws and always answers one well-formed protocol-1 object — {@code ok: true}, or
  * {@code ok: false} with a documented error code, a disposition and a one-line message —; a request the parser

@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param id         the add-on
  * @param source     the staged, verified version directory the unit files (and the program) come from
  * @param units      unit file names at the root of {@code source} to install, e.g.
- *                   {@code steward-x.service}; each must follow the naming convention (README "Unit rules")
+ *                   {@code steward-x.service}; each must follow the naming convention (docs/privilege-separation.md "Unit rules")
  * @param primary    the unit to enable, start and confirm; one of {@code units}
  * @param resources  limits written as the drop-in {@code 50-steward-resources.conf} of the primary's service
  *                   (for a timer, of the service it triggers); none removes that drop-in

@@ -9,7 +9,7 @@ import org.osgi.annotation.versioning.ProviderType;
  * Puts an add-on's systemd units in place and takes them away (PRODUCT §4, §7.2, §7.7). The non-root agent
  * cannot write into systemd's unit directory, so this is privileged: provided in-process when the agent
  * runs as root, and by the root-owned updater's client otherwise. Both run the same unit policy
- * ({@code io.steward.systemd.unitfile}, README "Unit rules") on every argument, as if it came from an attacker,
+ * ({@code io.steward.systemd.unitfile}, docs/privilege-separation.md "Unit rules") on every argument, as if it came from an attacker,
  * before any host write, install its canonical re-serialisation of each unit (never the shipped bytes), and check
  * again what systemd loaded before anything starts. Thread-safe; calls for add-ons whose unit names could collide
  * are serialized.

@@ -36,7 +36,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One pass over one add-on's result spool (README "Results out"): complete {@code *.jsonl} files only (a run
+ * One pass over one add-on's result spool (docs/fleet.md "Results out"): complete {@code *.jsonl} files only (a run
  * writes {@code *.tmp} and renames it), oldest first, at most {@link Limits#filesPerPass} files, each strictly
  * parsed one JSON object a line and handed record by record to the {@link ResultSink}; a file is deleted only
  * after the sink accepted all of it (at least once). A malformed line is counted and logged, never fatal: the

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.AfterAll;
 
 /**
  * Jazzer target: the assignment document codec and the local override merge ({@link GsonAssignmentCodec};
- * README "Fuzzing"). The input is a document, optionally followed by a NUL byte and a local override.
+ * docs/testing.md "Fuzzing"). The input is a document, optionally followed by a NUL byte and a local override.
  * <p>
  * Oracle: {@code parse} and {@code applyOverride} throw nothing but the documented refusal,
  * {@link InvalidDocumentException}, whose message is one line; a document the strict parser accepts is accepted

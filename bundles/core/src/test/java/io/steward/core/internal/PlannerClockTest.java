@@ -13,7 +13,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
- * Fault campaign (README "Faults"): the wall clock jumps across a backoff. The planner takes the time of the pass as
+ * Fault campaign (docs/testing.md "Faults"): the wall clock jumps across a backoff. The planner takes the time of the pass as
  * an input ({@code Inputs.now}), so the jumps are exact here; the retry time is kept in the ledger as a wall-clock
  * instant (it must survive a restart), which is why a jump matters at all.
  */

@@ -790,7 +790,7 @@ class ReconcilerTest {
     }
 
     /**
-     * Fault campaign (README "Faults"): the state directory's disk fills up between passes. The update that would
+     * Fault campaign (docs/testing.md "Faults"): the state directory's disk fills up between passes. The update that would
      * be recorded first fails transiently with a sentence naming the ledger file and the cause, nothing is applied
      * that the ledger does not know, what runs keeps running, no torn or temporary file is left, and the pass after
      * the space is back converges. The disk is a 1 MiB tmpfs the test mounts over its data directory (root).

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.AfterAll;
 /**
  * Jazzer target: the one-pass artifact reader ({@link ArtifactReader}: gzip, tar through commons-compress, the
  * archive rules) extracting into a sink that checks the contract the real directory sink relies on, and the
- * manifest parser on what it found (README "Fuzzing").
+ * manifest parser on what it found (docs/testing.md "Fuzzing").
  * The first input byte chooses how the rest is read: even, as a tar that this test gzips; odd, as the artifact's
  * raw bytes (gzip and all).
  * <p>

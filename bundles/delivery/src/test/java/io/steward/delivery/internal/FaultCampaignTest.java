@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The fault campaign of delivery (README "Faults"): the data directory on a small tmpfs the test mounts (and
+ * The fault campaign of delivery (docs/testing.md "Faults"): the data directory on a small tmpfs the test mounts (and
  * unmounts; never the host's disk) filled or made read-only during staging, and an HTTPS server that stalls or
  * trickles. Each fault: the add-on fails TRANSIENTLY with one sentence naming the cause and the path or host,
  * what was active stays active, nothing partial is visible (the data directory is byte for byte as before the

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.Function;
 
-/** This host's id, as every remote source finds it: the signed documents it takes name it (README "Fleets over NATS"). */
+/** This host's id, as every remote source finds it: the signed documents it takes name it (docs/fleet.md). */
 public final class HostId {
     /** Framework property ({@code steward run --host-id}): the id when the source's configuration gives none. */
     public static final String PROPERTY = "steward.host.id";

@@ -20,7 +20,7 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * The command-line and path rules of one unit file (README "Unit rules"): an {@code Exec*=} line's prefixes,
+ * The command-line and path rules of one unit file (docs/privilege-separation.md "Unit rules"): an {@code Exec*=} line's prefixes,
  * program and arguments after {@code $} and specifier expansion, and the judgement of every absolute path a
  * value names. {@link UnitCheck} owns one per unit and shares its {@code Environment=} map with it. Not
  * thread-safe; used by one check at a time.

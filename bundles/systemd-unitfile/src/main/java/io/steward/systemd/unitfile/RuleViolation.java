@@ -36,7 +36,7 @@ public final class RuleViolation extends Exception {
         return line;
     }
 
-    /** One of the rule names of README "Unit rules", e.g. {@code root-owned paths}. */
+    /** One of the rule names of docs/privilege-separation.md "Unit rules", e.g. {@code root-owned paths}. */
     public String rule() {
         return rule;
     }

@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * What an add-on's units may be (README "Unit rules"), checked by every installer before it writes anything: the
+ * What an add-on's units may be (docs/privilege-separation.md "Unit rules"), checked by every installer before it writes anything: the
  * in-process installer of a root agent and the root updater run this same code, and the systemd kinds run it
  * early so that a refused artifact changes nothing at all. Stateless and thread-safe; every refusal is a PERMANENT
  * {@link SupervisionException} whose message is one sentence naming the add-on, the unit, the line and the rule.

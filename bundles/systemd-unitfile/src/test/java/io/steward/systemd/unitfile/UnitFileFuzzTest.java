@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link UnitFile#parse} and {@link UnitPolicy#check} on random bytes (no systemd): a seeded generator (the
- * {@code @Test}) and Jazzer (the {@code @FuzzTest}, README "Fuzzing") share one {@link #oracle}. The parser
+ * {@code @Test}) and Jazzer (the {@code @FuzzTest}, docs/testing.md "Fuzzing") share one {@link #oracle}. The parser
  * never throws anything but {@link RuleViolation}, and its canonical form is a fixed point — {@code parse(canonical(parse(x)))} reads the same assignments as
  * {@code parse(x)} and re-serialises to the same text; what is accepted is plain ASCII with no backslash but a
  * single trailing one. Seed {@code -Dsteward.fuzz.seed=<n>} (printed), count {@code -Dsteward.fuzz.count=<n>}.
@@ -73,7 +73,7 @@ class UnitFileFuzzTest {
     }
 
     /**
-     * The same oracle, coverage-guided (Jazzer; README "Fuzzing"): the first byte picks the unit's type, the rest
+     * The same oracle, coverage-guided (Jazzer; docs/testing.md "Fuzzing"): the first byte picks the unit's type, the rest
      * is the unit file. Seed corpus: {@code UnitFileFuzzTestInputs/}, dictionary: {@link #PIECES}' constructs.
      */
     @FuzzTest

@@ -104,7 +104,7 @@ class UpdaterClientTest {
         assertTrue(e.getMessage().contains("upgrade steward-updater to protocol 1"), e.getMessage());
     }
 
-    /** Fault campaign (README "Faults"): the updater's socket goes away in the middle of a request. */
+    /** Fault campaign (docs/testing.md "Faults"): the updater's socket goes away in the middle of a request. */
     @Test
     void anUpdaterThatStopsMidRequestIsATransientFailureNotATooOldOne() throws Exception {
         java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();

@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 
 /**
- * Jazzer target: {@link NotifyMessage#parse}, the sd_notify datagram parser (README "Fuzzing").
+ * Jazzer target: {@link NotifyMessage#parse}, the sd_notify datagram parser (docs/testing.md "Fuzzing").
  * <p>
  * Oracle: any datagram (any bytes, any length) parses without an exception — there is no refusal, unknown or
  * malformed assignments are ignored as systemd ignores them —; the status is printable (no control character,

@@ -168,7 +168,7 @@ class RestartPolicyTest {
     }
 
     /**
-     * Fault campaign (README "Faults"): the wall clock jumps between exits. The delay is a duration the supervisor
+     * Fault campaign (docs/testing.md "Faults"): the wall clock jumps between exits. The delay is a duration the supervisor
      * waits on the monotonic clock, so no jump stretches it; exits stamped "in the future" after a jump backwards,
      * or beyond the window after a jump forwards, leave the crash-loop tally, which only makes a loop slower to
      * call, never a restart later.
