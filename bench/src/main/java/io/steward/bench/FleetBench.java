@@ -29,8 +29,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The fleet benchmark (bench/fleet-bench.sh): simulated agents against a real nats-server on loopback.
@@ -42,7 +40,6 @@ import java.util.regex.Pattern;
  * polling its file every second and writing a status file.
  */
 public final class FleetBench {
-    private static final Pattern PORT = Pattern.compile("\"nats\":\\[\"nats://[^\"]*:(\\d+)\"");
     private static final String DOC = "{\"revision\":\"bench-%d\",\"addons\":[{\"id\":\"flow\",\"version\":\"1.0.%d\","
             + "\"supervision\":\"config_toggle\"}]}";
 
@@ -50,12 +47,11 @@ public final class FleetBench {
     private final KeyPair key = Ed25519.generate();
     private final TrustStore trust;
     private final JsonAssignmentCodec codec = new JsonAssignmentCodec();
-    private Process server;
-    private int port;
-    private int stores;
+    private final BenchNatsServer nats;
 
     private FleetBench(Path work) throws Exception {
         this.work = work;
+        this.nats = new BenchNatsServer(work);
         Path t = Files.createDirectories(work.resolve("trust"));
         Files.writeString(t.resolve("fleet.pem"), Ed25519.publicPem(key.getPublic()));
         trust = new TrustStore(t);
@@ -70,7 +66,7 @@ public final class FleetBench {
         try {
             b.run(sizes, connections);
         } finally {
-            b.stopServer();
+            b.nats.stop();
             try (var files = Files.walk(work)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
@@ -83,26 +79,26 @@ public final class FleetBench {
         Result base = baseline(1000);
         print("baseline: doc copied to a file per host, hosts poll every 1 s", 1000, 0, base);
         for (int n : sizes) {
-            startServer(-1);
+            nats.start(-1);
             Fleet fleet = new Fleet(n, 1);
             Result r = fleet.round(1);
             print("NATS KV, one put per host (1 connection)", n, 1, r.relativeTo(base));
             if (n == sizes[0]) {
                 long t0 = System.nanoTime();
-                startServer(port);      // kill -9 and start again: same port, same store
+                nats.start(nats.port());      // kill -9 and start again: same port, same store
                 Result rec = fleet.round(2, t0);
                 print("the same after a server restart (from the kill)", n, 1, rec.relativeTo(base));
             }
             fleet.close();
-            stopServer();
+            nats.stop();
         }
         if (connections > 0) {
-            startServer(-1);
+            nats.start(-1);
             Fleet many = new Fleet(sizes[0], connections);
             Result r = many.round(1);
             print("NATS KV, one put per host (" + connections + " connections)", sizes[0], connections, r.relativeTo(base));
             many.close();
-            stopServer();
+            nats.stop();
         }
     }
 
@@ -290,7 +286,7 @@ public final class FleetBench {
     }
 
     private Options options(ConnectionListener listener) {
-        Options.Builder b = new Options.Builder().server("nats://127.0.0.1:" + port).maxReconnects(-1)
+        Options.Builder b = new Options.Builder().server("nats://127.0.0.1:" + nats.port()).maxReconnects(-1)
                 .reconnectWait(Duration.ofMillis(250))
                 .reconnectDelayHandler(r -> Jitter.backoff(r, Duration.ofMillis(250), Duration.ofSeconds(8)))
                 .connectionTimeout(Duration.ofSeconds(5)).errorListener(new io.nats.client.ErrorListener() { });
@@ -363,45 +359,6 @@ public final class FleetBench {
     }
 
     // ---------------------------------------------------------------- plumbing
-
-    /** A fresh server (fresh store) on a free port, or ({@code requested} > 0) the same server started again. */
-    private void startServer(int requested) throws Exception {
-        stopServer();
-        if (requested < 0) {
-            stores++;
-        }
-        Path dir = Files.createDirectories(work.resolve("nats"));
-        Path ports = Files.createDirectories(dir.resolve("ports"));
-        try (var old = Files.list(ports)) {
-            for (Path p : old.toList()) {
-                Files.delete(p);
-            }
-        }
-        server = new ProcessBuilder("nats-server", "-js", "-a", "127.0.0.1", "-p", Integer.toString(requested), "-sd",
-                dir.resolve("store-" + stores).toString(), "--ports_file_dir", ports.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile()).start();
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < end) {
-            try (var files = Files.list(ports)) {
-                for (Path p : files.filter(f -> f.toString().endsWith(".ports")).toList()) {
-                    Matcher m = PORT.matcher(Files.readString(p));
-                    if (m.find()) {
-                        port = Integer.parseInt(m.group(1));
-                        return;
-                    }
-                }
-            }
-            sleep(10);
-        }
-        throw new IllegalStateException("nats-server did not start");
-    }
-
-    private void stopServer() throws InterruptedException {
-        if (server != null) {
-            server.destroyForcibly().waitFor();
-            server = null;
-        }
-    }
 
     private static long rssKiB() throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
