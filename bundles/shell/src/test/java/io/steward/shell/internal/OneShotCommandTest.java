@@ -20,6 +20,7 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -28,6 +29,8 @@ import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -84,12 +87,11 @@ class OneShotCommandTest {
             throws Exception {
         BundleContext context = start(steward, json);
         command = new OneShotCommand(context, supervision, sources, deploy);
-        Instant deadline = Instant.now().plusSeconds(30);
-        while (results(context).isEmpty()) {
-            if (Instant.now().isAfter(deadline)) {
-                throw new AssertionError("no result of steward " + steward + " within 30 s");
-            }
-            Thread.sleep(20);      // polling a condition with a deadline, not a fixed wait
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(30)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(20))
+                    .pollInSameThread().until(() -> !results(context).isEmpty());
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("no result of steward " + steward + " within 30 s", e);
         }
         ServiceReference<?> r = results(context).get(0);
         return new CommandResult((Integer) r.getProperty(CommandResult.EXIT), (String) r.getProperty(CommandResult.STDOUT),

@@ -3,8 +3,10 @@ package io.steward.systemd.bus;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -13,6 +15,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -80,15 +84,17 @@ class GroupCommitTest {
 
     /** Until n callers are blocked in run() (WAITING on the monitor), with a deadline. */
     private static void awaitWaiting(List<Thread> threads, int n) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (true) {
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10))
+                    .pollInSameThread().until(() -> {
+                        synchronized (threads) {
+                            return threads.size() == n && threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING);
+                        }
+                    });
+        } catch (ConditionTimeoutException e) {
             synchronized (threads) {
-                if (threads.size() == n && threads.stream().allMatch(t -> t.getState() == Thread.State.WAITING)) {
-                    return;
-                }
+                fail("callers blocked in run(): " + threads.size(), e);
             }
-            assertTrue(System.nanoTime() < deadline, "callers blocked in run(): " + threads.size());
-            Thread.sleep(10);
         }
     }
 }

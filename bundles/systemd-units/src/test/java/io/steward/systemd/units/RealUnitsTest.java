@@ -40,6 +40,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -297,19 +299,21 @@ class RealUnitsTest {
     /** Waits (polling with a deadline) until the add-on is READY or has settled on not being ready. */
     private static SupervisionStatus awaitSettled(UnitSupervisor kind, String id, SupervisionStatus first)
             throws SupervisionException {
-        SupervisionStatus s = first;
-        Instant deadline = Instant.now().plusSeconds(20);
-        while (s.state() != SupervisionState.READY && s.state() != SupervisionState.FAILED
-                && s.state() != SupervisionState.PENDING && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(100);     // polling a condition with a deadline, not a fixed wait
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return s;
-            }
-            s = kind.status(new AddonId(id));
+        if (settled(first)) {
+            return first;
         }
-        return s;
+        SupervisionStatus[] last = {first};
+        try {
+            return Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                    .pollInSameThread().until(() -> last[0] = kind.status(new AddonId(id)), RealUnitsTest::settled);
+        } catch (ConditionTimeoutException e) {
+            return last[0];     // not settled within the deadline: the caller asserts on what it last saw
+        }
+    }
+
+    private static boolean settled(SupervisionStatus s) {
+        return s.state() == SupervisionState.READY || s.state() == SupervisionState.FAILED
+                || s.state() == SupervisionState.PENDING;
     }
 
     /** Names in the unit directory that are the add-on's: its units, their drop-ins, links to them. */

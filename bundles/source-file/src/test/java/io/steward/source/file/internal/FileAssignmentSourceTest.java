@@ -8,8 +8,11 @@ import io.steward.supervision.spi.AssignmentSource.Snapshot;
 import java.lang.reflect.Proxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.function.Predicate;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,12 +44,11 @@ class FileAssignmentSourceTest {
     }
 
     private Snapshot await(Predicate<Snapshot> condition) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.test(source.snapshot())) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met; snapshot " + source.snapshot());
-            }
-            Thread.sleep(5);    // polling a condition with a deadline
+        try {
+            Awaitility.await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(5))
+                    .pollInSameThread().until(() -> condition.test(source.snapshot()));
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("condition not met; snapshot " + source.snapshot(), e);
         }
         return source.snapshot();
     }

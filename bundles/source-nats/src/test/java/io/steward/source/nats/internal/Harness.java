@@ -23,6 +23,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
@@ -127,19 +129,13 @@ final class Harness {
     }
 
     static void await(String what, Duration deadline, Condition condition) throws InterruptedException {
-        Instant end = Instant.now().plus(deadline);
-        while (Instant.now().isBefore(end)) {
-            try {
-                if (condition.met()) {
-                    return;
-                }
-            } catch (InterruptedException e) {
-                throw e;
-            } catch (Exception e) {
-                // not yet (a server restarting)
-            }
-            Thread.sleep(20);       // polling a condition, bounded by the deadline
+        try {
+            Awaitility.await(what).atMost(deadline).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(20))
+                    .pollInSameThread()
+                    .ignoreExceptionsMatching(e -> !(e instanceof InterruptedException))   // not yet (a server restarting)
+                    .until(condition::met);
+        } catch (ConditionTimeoutException e) {
+            fail("not within " + deadline.toSeconds() + " s: " + what, e);
         }
-        fail("not within " + deadline.toSeconds() + " s: " + what);
     }
 }

@@ -5,12 +5,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A real {@code nats-server} with JetStream on loopback, started by a test and stopped by it: its store
@@ -70,24 +72,30 @@ final class NatsServer implements AutoCloseable {
         cmd.addAll(extra);
         process = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("server.log").toFile()).start();
-        Instant deadline = Instant.now().plus(Duration.ofSeconds(20));
-        while (Instant.now().isBefore(deadline)) {
-            if (!process.isAlive()) {
-                throw new IOException("nats-server exited with " + process.exitValue() + ": "
-                        + Files.readString(dir.resolve("server.log")));
-            }
-            try (Stream<Path> files = Files.list(ports)) {
-                for (Path p : files.filter(f -> f.toString().endsWith(".ports")).toList()) {
-                    Matcher m = PORT.matcher(Files.readString(p, StandardCharsets.UTF_8));
-                    if (m.find()) {
-                        port = Integer.parseInt(m.group(1));
-                        return;
-                    }
+        try {
+            port = Awaitility.await().atMost(Duration.ofSeconds(20)).pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(20)).pollInSameThread()
+                    .until(() -> portWritten(ports), p -> p.isPresent()).orElseThrow();
+        } catch (ConditionTimeoutException e) {
+            throw new IOException("nats-server wrote no ports file within 20 s: " + Files.readString(dir.resolve("server.log")));
+        }
+    }
+
+    /** The port in the server's ports file, once it wrote one; fails when the server exited instead. */
+    private Optional<Integer> portWritten(Path ports) throws IOException {
+        if (!process.isAlive()) {
+            throw new IOException("nats-server exited with " + process.exitValue() + ": "
+                    + Files.readString(dir.resolve("server.log")));
+        }
+        try (Stream<Path> files = Files.list(ports)) {
+            for (Path p : files.filter(f -> f.toString().endsWith(".ports")).toList()) {
+                Matcher m = PORT.matcher(Files.readString(p, StandardCharsets.UTF_8));
+                if (m.find()) {
+                    return Optional.of(Integer.parseInt(m.group(1)));
                 }
             }
-            Thread.sleep(20);      // polling for the server's ports file, bounded by the deadline
         }
-        throw new IOException("nats-server wrote no ports file within 20 s: " + Files.readString(dir.resolve("server.log")));
+        return Optional.empty();
     }
 
     /** Kills the server (SIGKILL: no goodbye to its clients). */

@@ -1,7 +1,9 @@
 package io.steward.systemd.units.testing;
 
-import java.time.Instant;
+import java.time.Duration;
 import java.util.function.BooleanSupplier;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /** Waiting for what systemd does asynchronously (a timer firing, a unit settling): a condition with a deadline. */
 public final class Conditions {
@@ -10,12 +12,11 @@ public final class Conditions {
 
     /** Polls {@code condition} until it holds; fails naming {@code what} after 30 s. */
     public static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        Instant deadline = Instant.now().plusSeconds(30);
-        while (!condition.getAsBoolean()) {
-            if (Instant.now().isAfter(deadline)) {
-                throw new AssertionError("timed out waiting until " + what);
-            }
-            Thread.sleep(100);     // polling a condition with a deadline, not a fixed wait
+        try {
+            Awaitility.await(what).atMost(Duration.ofSeconds(30)).pollDelay(Duration.ZERO)
+                    .pollInterval(Duration.ofMillis(100)).pollInSameThread().until(condition::getAsBoolean);
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("timed out waiting until " + what, e);
         }
     }
 }
