@@ -11,6 +11,7 @@ import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
 import io.steward.systemd.install.PrivilegedTree;
 import io.steward.updater.Updater.Artifact;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;
@@ -21,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,9 +104,8 @@ final class VerifiedCopies {
                 m.addProperty("id", id.value());
                 m.addProperty("version", a.version());
                 m.addProperty("sha256", a.sha256());
-                Path tmp = marker.resolveSibling(marker.getFileName() + ".tmp");
-                Files.writeString(tmp, Protocol.line(m) + "\n");
-                Files.move(tmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                AtomicFiles.replace(marker, marker.getFileName() + ".tmp")
+                        .write((Protocol.line(m) + "\n").getBytes(StandardCharsets.UTF_8));
                 LOG.info("Add-on {}: verified {} (sha256 {}) into {}", id, a.version(), a.sha256(), version);
                 done = true;
                 return new StagedArtifact(version, manifest, a.sha256());

@@ -9,6 +9,7 @@ import io.steward.supervision.AddonId;
 import io.steward.supervision.Assignment;
 import io.steward.supervision.InvalidDocumentException;
 import io.steward.supervision.SupervisionState;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -186,7 +187,8 @@ final class Ledger {
         o.addProperty("format", FORMAT);
         content.entrySet().forEach(e -> o.add(e.getKey(), e.getValue()));
         try {
-            AtomicFiles.write(file, GSON.toJson(o).getBytes(StandardCharsets.UTF_8));
+            AtomicFiles.replace(file, "." + file.getFileName() + ".tmp").createDirectories().durable().cleanUpOnFailure()
+                    .write(GSON.toJson(o).getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the ledger file " + file + ": " + (e.getMessage() == null
                     ? e.getClass().getSimpleName() : e.getMessage()), e);

@@ -6,6 +6,7 @@ import io.steward.deploy.DeployFolder;
 import io.steward.supervision.HostLayout;
 import io.steward.deploy.QuarantinedJar;
 import io.steward.audit.AuditSink;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -171,10 +172,8 @@ public final class DeployActivator implements BundleActivator {
         o.addProperty("verify", verify);
         o.addProperty("trust", trust);
         Files.createDirectories(state);
-        Path tmp = state.resolve("deploy.json.tmp");
-        Files.writeString(tmp, o + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, state.resolve("deploy.json"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.replace(state.resolve("deploy.json"), "deploy.json.tmp")
+                .write((o + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     private static java.util.Optional<Boolean> recordedMode(Path state) {

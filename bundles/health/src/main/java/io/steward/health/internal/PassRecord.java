@@ -4,11 +4,11 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,9 +65,7 @@ record PassRecord(long pid, Instant agentStarted, Instant lastPass, Instant last
         o.addProperty("updater_problem", updaterProblem);
         put(o, "updater_ok_at", updaterOkAt);
         Files.createDirectories(state);
-        Path tmp = state.resolve(FILE + ".tmp");
-        Files.writeString(tmp, o + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, state.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.replace(state.resolve(FILE), FILE + ".tmp").write((o + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     /** The record an agent left in {@code state}, if it left a readable one. */

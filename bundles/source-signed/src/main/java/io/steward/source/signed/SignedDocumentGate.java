@@ -5,14 +5,11 @@ import io.steward.delivery.trust.TrustStore;
 import io.steward.supervision.AssignmentCodec;
 import io.steward.supervision.AssignmentDocument;
 import io.steward.supervision.InvalidDocumentException;
-import java.io.FileOutputStream;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.PublicKey;
 import java.util.Arrays;
 import java.util.Base64;
@@ -176,18 +173,6 @@ public final class SignedDocumentGate {
 
     /** Crash-safe replacement: a temporary sibling, fsync, rename over, fsync the directory. */
     static void write(Path target, byte[] bytes) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
-        try (FileOutputStream out = new FileOutputStream(tmp.toFile())) {
-            out.write(bytes);
-            out.getFD().sync();
-        }
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // some file systems refuse fsync on a directory; the rename is still atomic there
-        }
+        AtomicFiles.replace(target, "." + target.getFileName() + ".tmp").createDirectories().durable().write(bytes);
     }
 }

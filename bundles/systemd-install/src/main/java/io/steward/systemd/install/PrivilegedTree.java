@@ -1,7 +1,9 @@
 package io.steward.systemd.install;
 
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -104,9 +106,7 @@ public final class PrivilegedTree {
 
     private static void writeDigest(Path version, String digest) throws IOException {
         Path marker = version.resolveSibling(version.getFileName() + ".sha256");
-        Path mtmp = marker.resolveSibling(marker.getFileName() + ".tmp");
-        Files.writeString(mtmp, digest + "\n");
-        Files.move(mtmp, marker, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.replace(marker, marker.getFileName() + ".tmp").write((digest + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     /** Points {@code current} at {@code version} (relative link, atomic rename), or removes it for empty. */

@@ -64,6 +64,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
     private final Set<String> agentIdentities;
     /** Installs of different add-ons run at once; their links share the targets' .wants directories. */
     private final Object linkLock = new Object();
+    private final InstallRollback rollback;
     /** Off only in the systemd benchmark, to measure what the read-back costs. */
     private boolean checkLoaded = true;
 
@@ -104,6 +105,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
         }
         this.confirmation = new StartConfirmation(systemd, confirm);
         this.unitDirectory = new UnitDirectory(this.layout.unitDir());
+        this.rollback = new InstallRollback(systemd, unitDirectory, linkLock);
     }
 
     private Object lockFor(AddonId id) {
@@ -263,7 +265,7 @@ public class SystemdUnitInstaller implements UnitInstaller {
                     reloaded ? ", reloaded" : "", enabled ? ", enabled" : "", action, confirmed.describe());
             return new UnitInstallation(r.units(), written, reloaded, enabled, action, confirmed.describe());
         } catch (SystemdException | IOException | SupervisionException | RuntimeException e) {
-            restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
+            rollback.restore(r, changes, tree, treeMoved, previousTarget, versionCreated ? Optional.of(version)
                     : Optional.empty(), created, wasActive);
             claims.release(id, ownedBefore, r.units());
             if (e instanceof SupervisionException se) {
@@ -279,67 +281,6 @@ public class SystemdUnitInstaller implements UnitInstaller {
             return tree.holds(version, digest);
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private void restore(UnitInstallRequest r, List<Change> changes, PrivilegedTree tree, boolean treeMoved,
-                         Optional<Path> previousTarget, Optional<Path> createdVersion, UnitLinks.Created links,
-                         boolean wasActive) {
-        AddonId id = r.id();
-        List<String> problems = new ArrayList<>();
-        try {
-            systemd.stop(r.primary(), r.jobTimeout());
-        } catch (SystemdException e) {
-            problems.add("stop: " + e.getMessage());
-        }
-        if (links != null) {
-            try {
-                synchronized (linkLock) {
-                    UnitLinks.undo(links);     // exactly the links this install created
-                }
-            } catch (IOException e) {
-                problems.add("links: " + e.getMessage());
-            }
-        }
-        for (Change c : changes) {
-            try {
-                unitDirectory.restore(c);
-            } catch (IOException e) {
-                problems.add("restore " + c.path() + ": " + e.getMessage());
-            }
-        }
-        try {
-            if (treeMoved) {
-                tree.point(previousTarget);
-            }
-            if (createdVersion.isPresent()) {
-                tree.deleteVersion(createdVersion.get());
-            }
-            if (previousTarget.isEmpty()) {
-                tree.deleteEmpty();     // a failed first install leaves nothing behind
-            }
-        } catch (IOException e) {
-            problems.add("privileged current: " + e.getMessage());
-        }
-        try {
-            systemd.reload();
-            for (String unit : r.units()) {
-                systemd.resetFailed(unit);
-            }
-            if (wasActive) {
-                JobResult j = systemd.restart(r.primary(), r.jobTimeout());
-                if (j.outcome() != JobOutcome.DONE) {
-                    problems.add("restart of the previous " + r.primary() + " ended " + j.outcome().wireName());
-                }
-            }
-        } catch (SystemdException e) {
-            problems.add("systemd: " + e.getMessage());
-        }
-        if (problems.isEmpty()) {
-            LOG.warn("Add-on {}: install of {} failed; previous units restored", id, r.primary());
-        } else {
-            LOG.error("Add-on {}: install of {} failed and restoring the previous units was incomplete: {}", id,
-                    r.primary(), problems);
         }
     }
 

@@ -3,13 +3,12 @@ package io.steward.systemd.install;
 import io.steward.supervision.AddonId;
 import io.steward.supervision.spi.SupervisionException;
 import io.steward.supervision.spi.SupervisionException.Disposition;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -96,11 +95,8 @@ final class UnitDirectory {
     }
 
     private static void write(Path file, byte[] bytes) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".steward-tmp");
-        Files.write(tmp, bytes);
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.replace(file, "." + file.getFileName() + ".steward-tmp").createDirectories().permissions("rw-r--r--")
+                .write(bytes);
     }
 
     private static void deleteIfEmpty(Path dir) {

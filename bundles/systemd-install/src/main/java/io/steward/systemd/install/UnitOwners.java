@@ -1,12 +1,12 @@
 package io.steward.systemd.install;
 
 import io.steward.supervision.AddonId;
+import io.steward.files.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -51,10 +51,8 @@ public final class UnitOwners {
         units.forEach(u -> all.put(u, id.value()));
         StringBuilder b = new StringBuilder();
         all.forEach((u, owner) -> b.append(u).append(' ').append(owner).append('\n'));
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, b.toString(), StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.replace(file, file.getFileName() + ".tmp").createDirectories()
+                .write(b.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private SortedMap<String, String> read() throws IOException {

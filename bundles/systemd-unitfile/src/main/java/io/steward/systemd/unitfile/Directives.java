@@ -38,11 +38,12 @@ final class Directives {
         INSTALL_TARGET
     }
 
-    private static final Map<String, Map<String, Kind>> ALLOWED = new HashMap<>();
+    private static final Map<String, Map<String, Kind>> ALLOWED = allowed();
     /** Directives refused on purpose, with the reason the refusal gives. */
-    private static final Map<String, String> REFUSED = new HashMap<>();
+    private static final Map<String, String> REFUSED = refused();
 
-    static {
+    private static Map<String, Map<String, Kind>> allowed() {
+        Map<String, Map<String, Kind>> allowed = new HashMap<>();
         Map<String, Kind> unit = new HashMap<>();
         free(unit, "Description", "Documentation", "After", "Before", "DefaultDependencies", "StartLimitIntervalSec",
                 "StartLimitInterval", "StartLimitBurst", "RefuseManualStart", "RefuseManualStop", "StopWhenUnneeded",
@@ -52,7 +53,7 @@ final class Directives {
                 "OnFailure", "OnSuccess", "PropagatesReloadTo", "ReloadPropagatedFrom", "PropagatesStopTo",
                 "StopPropagatedFrom");
         of(unit, Kind.HOST_ACTION, "FailureAction", "SuccessAction", "StartLimitAction", "JobTimeoutAction");
-        ALLOWED.put("Unit", unit);
+        allowed.put("Unit", Map.copyOf(unit));
 
         Map<String, Kind> service = new HashMap<>();
         free(service, "Type", "ExitType", "Restart", "RestartSec", "RestartPreventExitStatus", "RestartForceExitStatus",
@@ -92,41 +93,46 @@ final class Directives {
         of(service, Kind.IDENTITY, "User", "Group", "SupplementaryGroups");
         of(service, Kind.OUTPUT, "StandardOutput", "StandardError");
         of(service, Kind.INPUT, "StandardInput");
-        ALLOWED.put("Service", service);
+        allowed.put("Service", Map.copyOf(service));
 
         Map<String, Kind> timer = new HashMap<>();
         free(timer, "OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec", "OnCalendar",
                 "AccuracySec", "RandomizedDelaySec", "FixedRandomDelay", "OnClockChange", "OnTimezoneChange",
                 "Persistent", "WakeSystem", "RemainAfterElapse");
         of(timer, Kind.TIMER_UNIT, "Unit");
-        ALLOWED.put("Timer", timer);
+        allowed.put("Timer", Map.copyOf(timer));
 
         Map<String, Kind> install = new HashMap<>();
         of(install, Kind.INSTALL_TARGET, "WantedBy", "RequiredBy");
-        ALLOWED.put("Install", install);
+        allowed.put("Install", Map.copyOf(install));
+        return Map.copyOf(allowed);
+    }
 
-        refuse("it changes which program a bare name runs", "ExecSearchPath");
-        refuse("it changes what every path of the unit means (a different root or mounts)", "RootDirectory",
+    private static Map<String, String> refused() {
+        Map<String, String> refused = new HashMap<>();
+        refuse(refused, "it changes which program a bare name runs", "ExecSearchPath");
+        refuse(refused, "it changes what every path of the unit means (a different root or mounts)", "RootDirectory",
                 "RootImage", "RootImageOptions", "RootHash", "RootHashSignature", "RootVerity", "MountImages",
                 "ExtensionImages", "ExtensionDirectories", "BindPaths", "BindReadOnlyPaths", "TemporaryFileSystem",
                 "RootDirectoryStartOnly", "MountAPIVFS");
-        refuse("it hands the service credentials of the host", "LoadCredential", "LoadCredentialEncrypted",
+        refuse(refused, "it hands the service credentials of the host", "LoadCredential", "LoadCredentialEncrypted",
                 "SetCredential", "SetCredentialEncrypted", "ImportCredential");
-        refuse("it passes the manager's environment, which Steward cannot see", "PassEnvironment");
-        refuse("systemd reads its variables at every start, after Steward's checks; set them with Environment=",
+        refuse(refused, "it passes the manager's environment, which Steward cannot see", "PassEnvironment");
+        refuse(refused, "systemd reads its variables at every start, after Steward's checks; set them with Environment=",
                 "EnvironmentFile");
-        refuse("it joins another unit's or a file's namespaces", "JoinsNamespaceOf", "NetworkNamespacePath",
+        refuse(refused, "it joins another unit's or a file's namespaces", "JoinsNamespaceOf", "NetworkNamespacePath",
                 "IPCNamespacePath");
-        refuse("it runs a PAM session as root", "PAMName");
-        refuse("it binds units Steward does not own", "Sockets", "Slice", "Delegate");
-        refuse("it opens a terminal or a file for the service", "TTYPath", "OpenFile", "StandardInputText",
+        refuse(refused, "it runs a PAM session as root", "PAMName");
+        refuse(refused, "it binds units Steward does not own", "Sockets", "Slice", "Delegate");
+        refuse(refused, "it opens a terminal or a file for the service", "TTYPath", "OpenFile", "StandardInputText",
                 "StandardInputData");
-        refuse("it loads programs into the kernel", "BPFProgram", "IPIngressFilterPath", "IPEgressFilterPath");
-        refuse("it changes the security context the service runs in", "AppArmorProfile", "SELinuxContext",
+        refuse(refused, "it loads programs into the kernel", "BPFProgram", "IPIngressFilterPath", "IPEgressFilterPath");
+        refuse(refused, "it changes the security context the service runs in", "AppArmorProfile", "SELinuxContext",
                 "SmackProcessLabel", "Personality", "SecureBits", "KeyringMode");
-        refuse("Steward installs a unit under its own name only (an alias could shadow another unit)", "Alias");
-        refuse("Steward never enables a unit it does not own", "Also");
-        refuse("Steward installs no template units", "DefaultInstance");
+        refuse(refused, "Steward installs a unit under its own name only (an alias could shadow another unit)", "Alias");
+        refuse(refused, "Steward never enables a unit it does not own", "Also");
+        refuse(refused, "Steward installs no template units", "DefaultInstance");
+        return Map.copyOf(refused);
     }
 
     private Directives() {
@@ -142,9 +148,9 @@ final class Directives {
         }
     }
 
-    private static void refuse(String why, String... keys) {
+    private static void refuse(Map<String, String> refused, String why, String... keys) {
         for (String k : keys) {
-            REFUSED.put(k, why);
+            refused.put(k, why);
         }
     }
 
